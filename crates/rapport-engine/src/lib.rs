@@ -1,0 +1,1 @@
+//! The metric engine (METRICS.md): see the crate README once written.
