@@ -1,0 +1,25 @@
+//! Logging setup: `tracing` to stderr, human text or JSON lines, filtered by `RUST_LOG` or the
+//! configured level. Services log structured fields, never secrets, and never message text at
+//! info level or above.
+
+use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Install the global subscriber. Safe to call twice (the second call is a no-op), which keeps
+/// tests that start several services in one process simple.
+pub fn init(config: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true);
+    let result = match config.format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    // Already initialised: keep the first subscriber.
+    drop(result);
+}
