@@ -1,0 +1,458 @@
+//! Webhook authentication on the raw request bytes: the POST signatures of Meta, X, Mastodon
+//! and rapport's own generic endpoint, and the GET handshakes of Meta (`hub.challenge`) and X
+//! (CRC `response_token`).
+//!
+//! Everything here runs before any JSON parsing and never re-serializes: Meta escapes non-ASCII
+//! as `\uXXXX` on the wire, so a body decoded and encoded again hashes differently
+//! (FORMATS.md §0). Comparisons are constant time (`hmac`'s `verify_slice`, `subtle` for
+//! tokens). Each key may have two active values during a rotation and either one is accepted.
+//! The current time is a parameter, never read from the clock, so the checks are plain functions.
+//! This module does not know about HTTP types; callers pass header values through [`Headers`].
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::Endpoint;
+
+type HmacSha256 = Hmac<Sha256>;
+type HmacSha1 = Hmac<sha1::Sha1>;
+
+/// Meta's current header (HMAC-SHA256, hex).
+pub const META_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
+/// Meta's legacy header (HMAC-SHA1, hex), and Mastodon's header (HMAC-SHA256, hex).
+pub const HUB_SIGNATURE_HEADER: &str = "X-Hub-Signature";
+/// X's header (HMAC-SHA256, Base64).
+pub const X_SIGNATURE_HEADER: &str = "x-twitter-webhooks-signature";
+/// rapport's own header: `t=<unix seconds>,v1=<hex>[,v1=<hex>...]`.
+pub const GENERIC_SIGNATURE_HEADER: &str = "X-Rapport-Signature";
+/// Accepted clock difference for the generic signature timestamp, either way.
+pub const GENERIC_TOLERANCE_SECS: i64 = 5 * 60;
+/// More `v1=` entries than this is not a rotation, it is someone probing.
+const MAX_GENERIC_SIGNATURES: usize = 8;
+
+/// Why a signature check failed. All of them answer 401 and nothing is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing header {header}")]
+    MissingHeader { header: &'static str },
+    #[error("malformed header {header}: {reason}")]
+    MalformedHeader {
+        header: &'static str,
+        reason: &'static str,
+    },
+    #[error("signature does not match the body")]
+    Mismatch,
+    #[error(
+        "signature timestamp {timestamp} is more than {tolerance_secs} s away from now ({now})"
+    )]
+    StaleTimestamp {
+        timestamp: i64,
+        now: i64,
+        tolerance_secs: i64,
+    },
+}
+
+/// Why a GET subscription handshake is refused (answered with 403).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandshakeError {
+    #[error("query parameter {0} is missing")]
+    MissingParameter(&'static str),
+    #[error("hub.mode is not `subscribe`")]
+    NotSubscribe,
+    #[error("verify token does not match")]
+    TokenMismatch,
+    #[error("query string is not valid percent-encoded UTF-8")]
+    MalformedQuery,
+}
+
+/// The active values of one secret: the current one and, during a rotation, a second one.
+/// Debug output never shows the values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secrets {
+    current: Vec<u8>,
+    other: Option<Vec<u8>>,
+}
+
+impl Secrets {
+    /// One active secret.
+    pub fn new(current: impl AsRef<[u8]>) -> Self {
+        Secrets {
+            current: current.as_ref().to_vec(),
+            other: None,
+        }
+    }
+
+    /// Add the second value of a rotation (the old or the new one; both are accepted).
+    pub fn with_other(mut self, other: impl AsRef<[u8]>) -> Self {
+        self.other = Some(other.as_ref().to_vec());
+        self
+    }
+
+    /// The value used when rapport itself must sign (X CRC responses).
+    pub fn current(&self) -> &[u8] {
+        &self.current
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.current.as_slice()).chain(self.other.as_deref())
+    }
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = 1 + usize::from(self.other.is_some());
+        write!(f, "Secrets({n} active)")
+    }
+}
+
+/// Read access to request headers, by case-insensitive name. The HTTP layer implements it for
+/// its header map (or collects pairs into a slice, which implements it here).
+pub trait Headers {
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl Headers for [(&str, &str)] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+impl<const N: usize> Headers for [(&str, &str); N] {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.as_slice().header(name)
+    }
+}
+
+/// Check the signature of a POST delivery to `endpoint`. `now_unix` (seconds) is only used by
+/// the generic scheme, the only one with a timestamp.
+pub fn verify(
+    endpoint: &Endpoint,
+    headers: &(impl Headers + ?Sized),
+    body: &[u8],
+    secrets: &Secrets,
+    now_unix: i64,
+) -> Result<(), SignatureError> {
+    match endpoint {
+        Endpoint::Meta => verify_meta(
+            headers.header(META_SIGNATURE_HEADER),
+            headers.header(HUB_SIGNATURE_HEADER),
+            body,
+            secrets,
+        ),
+        Endpoint::X => verify_x(headers.header(X_SIGNATURE_HEADER), body, secrets),
+        Endpoint::Mastodon { .. } => {
+            verify_mastodon(headers.header(HUB_SIGNATURE_HEADER), body, secrets)
+        }
+        Endpoint::Generic => verify_generic(
+            headers.header(GENERIC_SIGNATURE_HEADER),
+            body,
+            secrets,
+            now_unix,
+        ),
+    }
+}
+
+/// Meta (Pages, Messenger, Instagram): `X-Hub-Signature-256: sha256=<hex>`.
+///
+/// The legacy `X-Hub-Signature: sha1=<hex>` is consulted only when the -256 header is absent
+/// (older apps and Meta's own sample servers still verify it). When the -256 header is present
+/// its verdict is final: a valid SHA-1 never rescues a wrong SHA-256.
+pub fn verify_meta(
+    signature_256: Option<&str>,
+    legacy_signature: Option<&str>,
+    body: &[u8],
+    secrets: &Secrets,
+) -> Result<(), SignatureError> {
+    if let Some(value) = signature_256 {
+        let mac = hex_after_prefix(value, "sha256=", META_SIGNATURE_HEADER)?;
+        return check(secrets, &mac, |key| {
+            let mut m = new_mac::<HmacSha256>(key);
+            m.update(body);
+            m
+        });
+    }
+    let value = legacy_signature.ok_or(SignatureError::MissingHeader {
+        header: META_SIGNATURE_HEADER,
+    })?;
+    let mac = hex_after_prefix(value, "sha1=", HUB_SIGNATURE_HEADER)?;
+    check(secrets, &mac, |key| {
+        let mut m = new_mac::<HmacSha1>(key);
+        m.update(body);
+        m
+    })
+}
+
+/// X: `x-twitter-webhooks-signature: sha256=<base64>`.
+pub fn verify_x(
+    signature: Option<&str>,
+    body: &[u8],
+    secrets: &Secrets,
+) -> Result<(), SignatureError> {
+    let value = signature.ok_or(SignatureError::MissingHeader {
+        header: X_SIGNATURE_HEADER,
+    })?;
+    let encoded = value
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::MalformedHeader {
+            header: X_SIGNATURE_HEADER,
+            reason: "expected `sha256=<base64>`",
+        })?;
+    let mac = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| SignatureError::MalformedHeader {
+            header: X_SIGNATURE_HEADER,
+            reason: "signature is not Base64",
+        })?;
+    check(secrets, &mac, |key| {
+        let mut m = new_mac::<HmacSha256>(key);
+        m.update(body);
+        m
+    })
+}
+
+/// Mastodon: `X-Hub-Signature: sha256=<hex>`.
+pub fn verify_mastodon(
+    signature: Option<&str>,
+    body: &[u8],
+    secrets: &Secrets,
+) -> Result<(), SignatureError> {
+    let value = signature.ok_or(SignatureError::MissingHeader {
+        header: HUB_SIGNATURE_HEADER,
+    })?;
+    let mac = hex_after_prefix(value, "sha256=", HUB_SIGNATURE_HEADER)?;
+    check(secrets, &mac, |key| {
+        let mut m = new_mac::<HmacSha256>(key);
+        m.update(body);
+        m
+    })
+}
+
+/// rapport's generic endpoint: `X-Rapport-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`, each
+/// `v1` an HMAC-SHA256 of `t + "." + body`. Several `v1` entries let a sender sign with both
+/// halves of a rotation; any one matching any active secret is enough. Unknown keys (future
+/// schemes) are skipped.
+pub fn verify_generic(
+    signature: Option<&str>,
+    body: &[u8],
+    secrets: &Secrets,
+    now_unix: i64,
+) -> Result<(), SignatureError> {
+    const H: &str = GENERIC_SIGNATURE_HEADER;
+    let value = signature.ok_or(SignatureError::MissingHeader { header: H })?;
+    let malformed = |reason| SignatureError::MalformedHeader { header: H, reason };
+    let mut timestamp: Option<&str> = None;
+    let mut macs = Vec::new();
+    for part in value.split(',') {
+        let (key, val) = part
+            .trim()
+            .split_once('=')
+            .ok_or(malformed("expected key=value pairs"))?;
+        match key {
+            "t" if timestamp.is_some() => return Err(malformed("more than one `t`")),
+            "t" => timestamp = Some(val),
+            "v1" => {
+                if macs.len() == MAX_GENERIC_SIGNATURES {
+                    return Err(malformed("too many `v1` entries"));
+                }
+                macs.push(hex::decode(val).map_err(|_| malformed("`v1` is not hex"))?);
+            }
+            _ => {}
+        }
+    }
+    let t_text = timestamp.ok_or(malformed("no `t` timestamp"))?;
+    if macs.is_empty() {
+        return Err(malformed("no `v1` signature"));
+    }
+    let t: i64 = t_text
+        .parse()
+        .map_err(|_| malformed("`t` is not an integer"))?;
+    if now_unix.abs_diff(t) > GENERIC_TOLERANCE_SECS.unsigned_abs() {
+        return Err(SignatureError::StaleTimestamp {
+            timestamp: t,
+            now: now_unix,
+            tolerance_secs: GENERIC_TOLERANCE_SECS,
+        });
+    }
+    let signed = |key: &[u8]| {
+        let mut m = new_mac::<HmacSha256>(key);
+        m.update(t_text.as_bytes());
+        m.update(b".");
+        m.update(body);
+        m
+    };
+    let matched = macs.iter().any(|mac| {
+        secrets
+            .iter()
+            .any(|key| signed(key).verify_slice(mac).is_ok())
+    });
+    if matched {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// Sign a generic delivery (for `rapport simulate` and tests): the header value for `body`
+/// sent at `t_unix`.
+pub fn sign_generic(body: &[u8], secret: &[u8], t_unix: i64) -> String {
+    let t = t_unix.to_string();
+    let mut m = new_mac::<HmacSha256>(secret);
+    m.update(t.as_bytes());
+    m.update(b".");
+    m.update(body);
+    format!("t={t},v1={}", hex::encode(m.finalize().into_bytes()))
+}
+
+/// Meta's GET verification (FORMATS.md §1.1): with `hub.mode=subscribe` and a `hub.verify_token`
+/// equal to one of `verify_tokens`, returns the `hub.challenge` to echo back as the plain-text
+/// 200 body. PHP-style names (`hub_mode`, ...) are accepted too.
+pub fn meta_handshake(query: &str, verify_tokens: &Secrets) -> Result<String, HandshakeError> {
+    let mut mode = None;
+    let mut token = None;
+    let mut challenge = None;
+    for (key, value) in query_pairs(query)? {
+        match key.as_str() {
+            "hub.mode" | "hub_mode" => mode = Some(value),
+            "hub.verify_token" | "hub_verify_token" => token = Some(value),
+            "hub.challenge" | "hub_challenge" => challenge = Some(value),
+            _ => {}
+        }
+    }
+    let mode = mode.ok_or(HandshakeError::MissingParameter("hub.mode"))?;
+    let token = token.ok_or(HandshakeError::MissingParameter("hub.verify_token"))?;
+    let challenge = challenge.ok_or(HandshakeError::MissingParameter("hub.challenge"))?;
+    if mode != "subscribe" {
+        return Err(HandshakeError::NotSubscribe);
+    }
+    let token_ok = verify_tokens
+        .iter()
+        .fold(subtle::Choice::from(0), |acc, t| {
+            acc | t.ct_eq(token.as_bytes())
+        });
+    if bool::from(token_ok) {
+        Ok(challenge)
+    } else {
+        Err(HandshakeError::TokenMismatch)
+    }
+}
+
+/// X's CRC check (FORMATS.md §3.1): the `crc_token` of a GET query string.
+pub fn x_crc_token(query: &str) -> Result<String, HandshakeError> {
+    query_pairs(query)?
+        .into_iter()
+        .find(|(k, _)| k == "crc_token")
+        .map(|(_, v)| v)
+        .ok_or(HandshakeError::MissingParameter("crc_token"))
+}
+
+/// X's CRC response body, `{"response_token":"sha256=<base64>"}`, signed with the current
+/// consumer secret (X registers one secret per app; the rotation partner is only for POSTs
+/// still signed with the old one).
+pub fn x_crc_response(crc_token: &str, secrets: &Secrets) -> String {
+    let mut m = new_mac::<HmacSha256>(secrets.current());
+    m.update(crc_token.as_bytes());
+    let token = base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes());
+    serde_json::json!({ "response_token": format!("sha256={token}") }).to_string()
+}
+
+fn new_mac<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
+    // HMAC accepts keys of any length (long keys are hashed), so this cannot fail.
+    match <M as hmac::digest::KeyInit>::new_from_slice(key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC takes keys of any length"),
+    }
+}
+
+fn check<M: Mac>(
+    secrets: &Secrets,
+    expected: &[u8],
+    mac_for: impl Fn(&[u8]) -> M,
+) -> Result<(), SignatureError> {
+    if secrets
+        .iter()
+        .any(|key| mac_for(key).verify_slice(expected).is_ok())
+    {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+fn hex_after_prefix(
+    value: &str,
+    prefix: &'static str,
+    header: &'static str,
+) -> Result<Vec<u8>, SignatureError> {
+    let digits = value
+        .trim()
+        .strip_prefix(prefix)
+        .ok_or(SignatureError::MalformedHeader {
+            header,
+            reason: "unexpected algorithm prefix",
+        })?;
+    hex::decode(digits).map_err(|_| SignatureError::MalformedHeader {
+        header,
+        reason: "signature is not hex",
+    })
+}
+
+/// `application/x-www-form-urlencoded` pairs of a query string (without the leading `?`).
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, HandshakeError> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((percent_decode(k)?, percent_decode(v)?))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> Result<String, HandshakeError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .ok_or(HandshakeError::MalformedQuery)?;
+                let text = std::str::from_utf8(hex).map_err(|_| HandshakeError::MalformedQuery)?;
+                out.push(u8::from_str_radix(text, 16).map_err(|_| HandshakeError::MalformedQuery)?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| HandshakeError::MalformedQuery)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_handles_plus_escapes_and_rejects_truncation() {
+        assert_eq!(percent_decode("a+b%2Fc%C3%A9").unwrap(), "a b/cé");
+        assert_eq!(percent_decode("%4"), Err(HandshakeError::MalformedQuery));
+        assert_eq!(percent_decode("%zz"), Err(HandshakeError::MalformedQuery));
+        assert_eq!(percent_decode("%FF"), Err(HandshakeError::MalformedQuery));
+    }
+
+    #[test]
+    fn secrets_debug_hides_values() {
+        let s = Secrets::new("hunter2").with_other("swordfish");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("swordfish"));
+        assert_eq!(shown, "Secrets(2 active)");
+    }
+}
