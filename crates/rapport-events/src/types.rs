@@ -126,7 +126,11 @@ avro_enum!(
     }
 );
 
+// Written by hand because the variants come from `avro_enum!`, where `#[default]` cannot be
+// attached to one of them.
+#[allow(clippy::derivable_impls)]
 impl Default for Modifier {
+    /// The schema default of the `modifier` field.
     fn default() -> Self {
         Modifier::None
     }

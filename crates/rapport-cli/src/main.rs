@@ -1,0 +1,109 @@
+//! `rapport`: parses the command line, loads and validates the configuration, sets up logging,
+//! and hands over to the library code of the chosen subcommand. Nothing else lives here.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rapport_runtime::config::Config;
+
+/// rapport: how reciprocal and responsive brands really are on social media.
+///
+/// Platform webhooks in, Avro events on Kafka, rolling reciprocity and response metrics out to
+/// ClickHouse and Prometheus.
+#[derive(Debug, Parser)]
+#[command(name = "rapport", version, about, long_about)]
+struct Cli {
+    /// Configuration file (TOML). Every key can also be set as RAPPORT_<SECTION>__<KEY>.
+    #[arg(long, short, global = true, env = "RAPPORT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the ClickHouse database and apply pending migrations (safe to rerun).
+    Migrate,
+    /// Create the Kafka topics (interactions, dead letters) if they do not exist.
+    Topics,
+    /// Validate the configuration and print a summary (secrets are never printed).
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(err) => {
+            eprintln!("rapport: {}", error_chain(&err));
+            return ExitCode::from(2);
+        }
+    };
+    rapport_runtime::telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("rapport: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "rapport failed");
+            eprintln!("rapport: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Migrate => {
+            let server = rapport_clickhouse::server_client(&config.clickhouse);
+            let applied = rapport_clickhouse::migrate(&server, &config.clickhouse.database)
+                .await
+                .with_context(|| format!("migrating ClickHouse at {}", config.clickhouse.url))?;
+            println!(
+                "database {}: {} migration(s) applied, {} known",
+                config.clickhouse.database,
+                applied.len(),
+                rapport_clickhouse::MIGRATIONS.len()
+            );
+        }
+        Command::Topics => {
+            let k = &config.kafka;
+            rapport_kafka::ensure_topics(k, &[&k.interactions_topic, &k.deadletter_topic], k.partitions)
+                .await
+                .with_context(|| format!("creating topics on {}", k.brokers))?;
+            println!("topics {} and {} exist", k.interactions_topic, k.deadletter_topic);
+        }
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            println!("  kafka brokers:     {}", config.kafka.brokers);
+            println!("  clickhouse:        {} (database {})", config.clickhouse.url, config.clickhouse.database);
+            println!("  ingest listen:     {}", config.ingest.listen);
+            println!("  admin listen:      {}", config.admin.listen);
+            println!("  brands:            {}", config.brands.len());
+            for b in &config.brands {
+                let accounts: Vec<String> = b.accounts.keys().cloned().collect();
+                println!("    {} ({}): {}", b.id, b.timezone, accounts.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

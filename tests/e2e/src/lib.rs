@@ -1,0 +1,59 @@
+//! Helpers for the end-to-end tests: where the local stack is, unique per-test names (topics,
+//! groups, databases) so tests never share state, and a poll-until-deadline helper instead of
+//! fixed sleeps. The stack itself is started by `deploy/local/up` (CI: `.ci/run`); if it is not
+//! running, the tests fail with a message saying so — they never skip.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rapport_runtime::config::{ClickHouseConfig, KafkaConfig};
+
+/// Kafka settings for tests: `RAPPORT_TEST_KAFKA_BROKERS` or the local stack's default.
+pub fn kafka_config() -> KafkaConfig {
+    KafkaConfig {
+        brokers: std::env::var("RAPPORT_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
+        client_id: "rapport-test".into(),
+        partitions: 3,
+        ..KafkaConfig::default()
+    }
+}
+
+/// ClickHouse settings for tests: `RAPPORT_TEST_CLICKHOUSE_URL` or the local stack's default,
+/// with a fresh database name.
+pub fn clickhouse_config(test: &str) -> ClickHouseConfig {
+    ClickHouseConfig {
+        url: std::env::var("RAPPORT_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
+        database: unique_name(&format!("test_{test}")).replace(['.', '-'], "_"),
+        ..ClickHouseConfig::default()
+    }
+}
+
+/// `prefix` plus the process id, a counter and the time: unique across tests and runs.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() % 1_000_000_000);
+    format!("{prefix}_{}_{n}_{t}", std::process::id())
+}
+
+/// Poll `check` until it returns `Some` or `deadline` passes; panics with `what` on timeout.
+pub async fn poll_until<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(20);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The hint every stack failure carries.
+pub const STACK_HINT: &str = "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";

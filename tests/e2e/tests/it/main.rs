@@ -1,0 +1,3 @@
+//! One test binary for everything that needs the real local stack (tansu + ClickHouse).
+
+mod stack;
