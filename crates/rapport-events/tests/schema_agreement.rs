@@ -338,7 +338,7 @@ proptest! {
         let mut framed = SINGLE_OBJECT_MAGIC.to_vec();
         framed.extend_from_slice(&codec.schemas().fingerprint().to_le_bytes());
         framed.extend_from_slice(&bytes);
-        let _ = codec.decode(&framed);
-        let _ = codec.decode(&bytes);
+        let _outcome = codec.decode(&framed);
+        let _outcome = codec.decode(&bytes);
     }
 }
