@@ -16,7 +16,13 @@ use rapport_runtime::config::Config;
 #[command(name = "rapport", version, about, long_about)]
 struct Cli {
     /// Configuration file (TOML). Every key can also be set as RAPPORT_<SECTION>__<KEY>.
-    #[arg(long, short, global = true, env = "RAPPORT_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "RAPPORT_CONFIG",
+        value_name = "FILE"
+    )]
     config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -43,7 +49,10 @@ fn main() -> ExitCode {
         }
     };
     rapport_runtime::telemetry::init(&config.log);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("rapport: cannot start the async runtime: {err}");
@@ -76,15 +85,25 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Topics => {
             let k = &config.kafka;
-            rapport_kafka::ensure_topics(k, &[&k.interactions_topic, &k.deadletter_topic], k.partitions)
-                .await
-                .with_context(|| format!("creating topics on {}", k.brokers))?;
-            println!("topics {} and {} exist", k.interactions_topic, k.deadletter_topic);
+            rapport_kafka::ensure_topics(
+                k,
+                &[&k.interactions_topic, &k.deadletter_topic],
+                k.partitions,
+            )
+            .await
+            .with_context(|| format!("creating topics on {}", k.brokers))?;
+            println!(
+                "topics {} and {} exist",
+                k.interactions_topic, k.deadletter_topic
+            );
         }
         Command::CheckConfig => {
             println!("configuration is valid");
             println!("  kafka brokers:     {}", config.kafka.brokers);
-            println!("  clickhouse:        {} (database {})", config.clickhouse.url, config.clickhouse.database);
+            println!(
+                "  clickhouse:        {} (database {})",
+                config.clickhouse.url, config.clickhouse.database
+            );
             println!("  ingest listen:     {}", config.ingest.listen);
             println!("  admin listen:      {}", config.admin.listen);
             println!("  brands:            {}", config.brands.len());

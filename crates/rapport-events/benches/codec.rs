@@ -2,7 +2,9 @@
 //! (encode) and of the processor (decode).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rapport_events::{Channel, Direction, EventCodec, InteractionEvent, Kind, Modifier, Party, Platform};
+use rapport_events::{
+    Channel, Direction, EventCodec, InteractionEvent, Kind, Modifier, Party, Platform,
+};
 use std::hint::black_box;
 
 fn typical_event() -> InteractionEvent {
@@ -41,8 +43,12 @@ fn codec(c: &mut Criterion) {
     let bytes = codec.encode(&event).expect("encode");
     let mut group = c.benchmark_group("event_codec");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("encode", |b| b.iter(|| codec.encode(black_box(&event)).expect("encode")));
-    group.bench_function("decode", |b| b.iter(|| codec.decode(black_box(&bytes)).expect("decode")));
+    group.bench_function("encode", |b| {
+        b.iter(|| codec.encode(black_box(&event)).expect("encode"))
+    });
+    group.bench_function("decode", |b| {
+        b.iter(|| codec.decode(black_box(&bytes)).expect("decode"))
+    });
     group.finish();
 }
 

@@ -12,7 +12,8 @@ use rapport_runtime::config::{ClickHouseConfig, KafkaConfig};
 /// Kafka settings for tests: `RAPPORT_TEST_KAFKA_BROKERS` or the local stack's default.
 pub fn kafka_config() -> KafkaConfig {
     KafkaConfig {
-        brokers: std::env::var("RAPPORT_TEST_KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()),
+        brokers: std::env::var("RAPPORT_TEST_KAFKA_BROKERS")
+            .unwrap_or_else(|_| "127.0.0.1:9092".into()),
         client_id: "rapport-test".into(),
         partitions: 3,
         ..KafkaConfig::default()
@@ -23,7 +24,8 @@ pub fn kafka_config() -> KafkaConfig {
 /// with a fresh database name.
 pub fn clickhouse_config(test: &str) -> ClickHouseConfig {
     ClickHouseConfig {
-        url: std::env::var("RAPPORT_TEST_CLICKHOUSE_URL").unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
+        url: std::env::var("RAPPORT_TEST_CLICKHOUSE_URL")
+            .unwrap_or_else(|_| "http://127.0.0.1:8123".into()),
         database: unique_name(&format!("test_{test}")).replace(['.', '-'], "_"),
         ..ClickHouseConfig::default()
     }
@@ -33,7 +35,9 @@ pub fn clickhouse_config(test: &str) -> ClickHouseConfig {
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() % 1_000_000_000);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() % 1_000_000_000);
     format!("{prefix}_{}_{n}_{t}", std::process::id())
 }
 
@@ -49,11 +53,15 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }
 }
 
 /// The hint every stack failure carries.
-pub const STACK_HINT: &str = "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";
+pub const STACK_HINT: &str =
+    "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use rapport_clickhouse::rows::InteractionRow;
 use rapport_e2e::{clickhouse_config, kafka_config, poll_until, unique_name, STACK_HINT};
-use rapport_events::{Channel, Direction, EventCodec, InteractionEvent, Kind, Modifier, Party, Platform};
+use rapport_events::{
+    Channel, Direction, EventCodec, InteractionEvent, Kind, Modifier, Party, Platform,
+};
 use rapport_kafka::rdkafka::consumer::{Consumer, StreamConsumer};
 use rapport_kafka::rdkafka::message::Message;
 use rapport_kafka::rdkafka::producer::FutureRecord;
@@ -21,7 +23,12 @@ fn event(n: u32) -> InteractionEvent {
         modifier: Modifier::None,
         direction: Direction::Inbound,
         channel: Channel::Public,
-        actor: Party { id: format!("user-{n}"), handle: None, display_name: Some("Jo Doe".into()), followers: Some(120) },
+        actor: Party {
+            id: format!("user-{n}"),
+            handle: None,
+            display_name: Some("Jo Doe".into()),
+            followers: Some(120),
+        },
         addressed: None,
         object_id: format!("post_1_comment_{n}"),
         parent_id: Some("post_1".into()),
@@ -40,7 +47,9 @@ fn event(n: u32) -> InteractionEvent {
 async fn an_encoded_event_round_trips_through_the_broker() {
     let mut kafka = kafka_config();
     let topic = unique_name("rapport.test.roundtrip");
-    rapport_kafka::ensure_topics(&kafka, &[&topic], 3).await.unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
+    rapport_kafka::ensure_topics(&kafka, &[&topic], 3)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
     kafka.interactions_topic = topic.clone();
     let producer = rapport_kafka::producer(&kafka).expect("producer");
     let codec = EventCodec::new();
@@ -50,22 +59,41 @@ async fn an_encoded_event_round_trips_through_the_broker() {
         let payload = codec.encode(e).expect("encode");
         let key = e.partition_key();
         producer
-            .send(FutureRecord::to(&topic).key(&key).payload(&payload), Timeout::After(Duration::from_secs(30)))
+            .send(
+                FutureRecord::to(&topic).key(&key).payload(&payload),
+                Timeout::After(Duration::from_secs(30)),
+            )
             .await
             .unwrap_or_else(|(err, _)| panic!("broker did not ack: {err}; {STACK_HINT}"));
     }
 
-    let consumer: StreamConsumer =
-        rapport_kafka::consumer(&kafka, &unique_name("rapport-test-group"), Default::default()).expect("consumer");
+    let consumer: StreamConsumer = rapport_kafka::consumer(
+        &kafka,
+        &unique_name("rapport-test-group"),
+        Default::default(),
+    )
+    .expect("consumer");
     consumer.subscribe(&[&topic]).expect("subscribe");
     let mut received = Vec::new();
     while received.len() < sent.len() {
         let msg = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
             .await
-            .unwrap_or_else(|_| panic!("only {} of {} events came back; {STACK_HINT}", received.len(), sent.len()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "only {} of {} events came back; {STACK_HINT}",
+                    received.len(),
+                    sent.len()
+                )
+            })
             .expect("consume");
-        let e = codec.decode(msg.payload().expect("payload")).expect("decode");
-        assert_eq!(msg.key(), Some(e.partition_key().as_bytes()), "key is brand_id:user_id");
+        let e = codec
+            .decode(msg.payload().expect("payload"))
+            .expect("decode");
+        assert_eq!(
+            msg.key(),
+            Some(e.partition_key().as_bytes()),
+            "key is brand_id:user_id"
+        );
         received.push(e);
     }
     received.sort_by_key(|e| e.occurred_at);
@@ -80,11 +108,20 @@ async fn migrations_apply_and_an_interaction_row_round_trips_through_clickhouse(
         .await
         .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
     assert_eq!(applied.len(), rapport_clickhouse::MIGRATIONS.len());
-    assert!(rapport_clickhouse::migrate(&server, &cfg.database).await.expect("rerun").is_empty(), "rerun is a no-op");
+    assert!(
+        rapport_clickhouse::migrate(&server, &cfg.database)
+            .await
+            .expect("rerun")
+            .is_empty(),
+        "rerun is a no-op"
+    );
 
     let client = rapport_clickhouse::client(&cfg);
     let rows: Vec<InteractionRow> = (0..3).map(|n| InteractionRow::from(&event(n))).collect();
-    let mut insert = client.insert::<InteractionRow>("interactions").await.expect("insert");
+    let mut insert = client
+        .insert::<InteractionRow>("interactions")
+        .await
+        .expect("insert");
     for r in &rows {
         insert.write(r).await.expect("write");
     }
@@ -92,15 +129,16 @@ async fn migrations_apply_and_an_interaction_row_round_trips_through_clickhouse(
     insert.write(&rows[0]).await.expect("write duplicate");
     insert.end().await.expect("commit insert");
 
-    let back: Vec<InteractionRow> = poll_until("rows to be visible", Duration::from_secs(10), || async {
-        let got: Vec<InteractionRow> = client
-            .query("SELECT ?fields FROM interactions FINAL ORDER BY event_id")
-            .fetch_all()
-            .await
-            .ok()?;
-        (got.len() == rows.len()).then_some(got)
-    })
-    .await;
+    let back: Vec<InteractionRow> =
+        poll_until("rows to be visible", Duration::from_secs(10), || async {
+            let got: Vec<InteractionRow> = client
+                .query("SELECT ?fields FROM interactions FINAL ORDER BY event_id")
+                .fetch_all()
+                .await
+                .ok()?;
+            (got.len() == rows.len()).then_some(got)
+        })
+        .await;
     assert_eq!(back, rows);
 
     #[derive(Debug, clickhouse::Row, serde::Deserialize)]
@@ -114,7 +152,18 @@ async fn migrations_apply_and_an_interaction_row_round_trips_through_clickhouse(
         .fetch_one()
         .await
         .expect("enum names");
-    assert_eq!((names.platform.as_str(), names.kind.as_str(), names.direction.as_str()), ("facebook", "comment", "inbound"));
+    assert_eq!(
+        (
+            names.platform.as_str(),
+            names.kind.as_str(),
+            names.direction.as_str()
+        ),
+        ("facebook", "comment", "inbound")
+    );
 
-    server.query(&format!("DROP DATABASE {}", cfg.database)).execute().await.expect("drop test database");
+    server
+        .query(&format!("DROP DATABASE {}", cfg.database))
+        .execute()
+        .await
+        .expect("drop test database");
 }
