@@ -8,9 +8,11 @@
 
 pub mod migrate;
 pub mod rows;
+pub mod state;
 
 pub use clickhouse;
 pub use migrate::{migrate, MigrateError, Migration, MIGRATIONS};
+pub use state::{next_slot, Checkpoint, StateStore};
 
 use rapport_runtime::config::ClickHouseConfig;
 

@@ -24,7 +24,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in order. `tests` check that this list and the folder agree.
-pub const MIGRATIONS: &[Migration] = &[migration!(1, "0001_interactions")];
+pub const MIGRATIONS: &[Migration] = &[
+    migration!(1, "0001_interactions"),
+    migration!(2, "0002_processor_state"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
