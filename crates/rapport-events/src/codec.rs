@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use apache_avro::Schema;
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::fast::FastAvro;
 use crate::fingerprint::rabin_fingerprint;
 use crate::{DeadLetter, InteractionEvent, DEAD_LETTER_V1_AVSC, INTERACTION_EVENT_V1_AVSC};
 
@@ -42,6 +43,40 @@ pub enum DecodeError {
     Avro(#[source] Box<apache_avro::Error>),
     #[error("{0} trailing bytes after the record")]
     TrailingBytes(usize),
+    // The variants below come from the hand-written v1 decoder (`fast.rs`), which can say
+    // precisely what is wrong and where; `field` is the schema field being read.
+    #[error("record body ends inside `{field}`")]
+    Truncated { field: &'static str },
+    #[error("variable-length integer in `{field}` overflows 64 bits")]
+    VarintOverflow { field: &'static str },
+    #[error("length {len} of `{field}` is negative or exceeds the {remaining} bytes left")]
+    BadLength {
+        field: &'static str,
+        len: i64,
+        remaining: usize,
+    },
+    #[error("`{field}` is not valid UTF-8")]
+    InvalidUtf8 { field: &'static str },
+    #[error("`{field}`: enum index {index} is out of range")]
+    EnumIndex { field: &'static str, index: i64 },
+    #[error("`{field}`: union branch {index} is out of range")]
+    UnionIndex { field: &'static str, index: i64 },
+    #[error("`{field}`: byte {byte:#04x} is not a boolean")]
+    InvalidBool { field: &'static str, byte: u8 },
+    #[error("`{field}`: {value} does not fit an Avro int")]
+    IntOutOfRange { field: &'static str, value: i64 },
+    #[error("`{field}`: map block of {count} entries cannot fit in the {remaining} bytes left")]
+    BadBlockCount {
+        field: &'static str,
+        count: i64,
+        remaining: usize,
+    },
+    #[error("`{field}`: map block declares {declared} bytes but its entries take {actual}")]
+    BlockSizeMismatch {
+        field: &'static str,
+        declared: usize,
+        actual: usize,
+    },
 }
 
 /// The reader schema plus every writer schema this reader accepts, by fingerprint.
@@ -91,7 +126,48 @@ pub fn fingerprint_of(schema: &Schema) -> u64 {
 pub struct Codec<T> {
     schemas: SchemaSet,
     name: &'static str,
+    /// Set only when the reader schema is `T`'s built-in v1 schema; then records written with
+    /// that schema skip apache-avro's generic `Value` path (see `fast.rs`).
+    fast: Option<FastPath<T>>,
     _type: PhantomData<fn() -> T>,
+}
+
+/// The hand-written layout of `T`, as function pointers so that `Codec<T>` keeps working for
+/// any serde type (`codec_for_schema`) without a `FastAvro` bound.
+struct FastPath<T> {
+    len_bound: fn(&T) -> usize,
+    encode: fn(&T, &mut Vec<u8>),
+    decode: fn(&[u8]) -> Result<T, DecodeError>,
+}
+
+impl<T> Clone for FastPath<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for FastPath<T> {}
+
+impl<T> std::fmt::Debug for FastPath<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FastPath")
+    }
+}
+
+impl<T: FastAvro> Codec<T> {
+    /// Turn on the hand-written path if, and only if, the reader schema is exactly the one the
+    /// layout was written for. A changed `.avsc` thus falls back to apache-avro rather than
+    /// meeting a stale layout (and `fast.rs`'s tests fail so someone updates it).
+    fn with_fast_path(mut self) -> Self {
+        if self.schemas.reader_fingerprint == T::FINGERPRINT {
+            self.fast = Some(FastPath {
+                len_bound: T::encoded_len_bound,
+                encode: T::encode_datum,
+                decode: T::decode_datum,
+            });
+        }
+        self
+    }
 }
 
 /// Codec for [`InteractionEvent`].
@@ -106,6 +182,7 @@ impl Codec<InteractionEvent> {
             SchemaSet::new(parse_embedded(INTERACTION_EVENT_V1_AVSC)),
             "rapport.v1.InteractionEvent",
         )
+        .with_fast_path()
     }
 }
 
@@ -122,6 +199,7 @@ impl Codec<DeadLetter> {
             SchemaSet::new(parse_embedded(DEAD_LETTER_V1_AVSC)),
             "rapport.v1.DeadLetter",
         )
+        .with_fast_path()
     }
 }
 
@@ -142,8 +220,15 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
         Codec {
             schemas,
             name,
+            fast: None,
             _type: PhantomData,
         }
+    }
+
+    /// Whether records written with the reader schema bypass apache-avro (see `fast.rs`).
+    /// True for `EventCodec::new()` and `DeadLetterCodec::new()`, false for `codec_for_schema`.
+    pub fn has_fast_path(&self) -> bool {
+        self.fast.is_some()
     }
 
     /// Accept records written with another version of the schema.
@@ -158,13 +243,24 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
 
     /// Encode `value` as a complete single-object record.
     pub fn encode(&self, value: &T) -> Result<Vec<u8>, EncodeError> {
-        let mut buf = Vec::with_capacity(256);
+        let capacity = match &self.fast {
+            Some(fast) => HEADER_LEN + (fast.len_bound)(value),
+            None => 256,
+        };
+        let mut buf = Vec::with_capacity(capacity);
         self.encode_into(value, &mut buf)?;
         Ok(buf)
     }
 
     /// Append the single-object record of `value` to `buf`.
     pub fn encode_into(&self, value: &T, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        if let Some(fast) = &self.fast {
+            buf.reserve(HEADER_LEN + (fast.len_bound)(value));
+            buf.extend_from_slice(&SINGLE_OBJECT_MAGIC);
+            buf.extend_from_slice(&self.schemas.reader_fingerprint.to_le_bytes());
+            (fast.encode)(value, buf);
+            return Ok(());
+        }
         let schema = &self.schemas.reader;
         let err = |e: apache_avro::Error| EncodeError::Avro {
             schema: self.name,
@@ -186,6 +282,11 @@ impl<T: Serialize + DeserializeOwned> Codec<T> {
     /// schema differs.
     pub fn decode(&self, bytes: &[u8]) -> Result<T, DecodeError> {
         let (writer_fp, mut body) = split_header(bytes)?;
+        if let Some(fast) = &self.fast {
+            if writer_fp == self.schemas.reader_fingerprint {
+                return (fast.decode)(body);
+            }
+        }
         let writer = self
             .schemas
             .writers

@@ -3,9 +3,13 @@
 //! The `.avsc` files are the source of truth; they are compiled in with `include_str!` and the
 //! tests prove the Rust types agree with them. Records travel in Avro single-object encoding
 //! (`C3 01`, the writer schema's CRC-64-AVRO fingerprint, then the datum), so any consumer finds
-//! the writer schema without a registry. This crate owns no I/O and no async runtime.
+//! the writer schema without a registry. Records written with the current (v1) schemas take a
+//! hand-written encoder/decoder ([`FastAvro`]) whose bytes the tests prove identical to
+//! apache-avro's; every other writer schema goes through apache-avro's resolution. This crate
+//! owns no I/O and no async runtime.
 
 mod codec;
+mod fast;
 mod fingerprint;
 mod types;
 
@@ -13,6 +17,7 @@ pub use codec::{
     codec_for_schema, fingerprint_of, split_header, Codec, DeadLetterCodec, DecodeError,
     EncodeError, EventCodec, SchemaSet, SINGLE_OBJECT_MAGIC,
 };
+pub use fast::FastAvro;
 pub use fingerprint::rabin_fingerprint;
 pub use types::*;
 

@@ -1,0 +1,422 @@
+//! Compact storage of per-key conversation state and per-thread outcomes. Owns the layout
+//! only; the rules of METRICS.md §2 that move threads between states live in `engine.rs`.
+//!
+//! - [`ThreadStore`]: one 32-byte [`Slot`] per `(brand, platform, user)` key that has an open
+//!   thread or a recent brand-initiated conversation, in a slab indexed by a `HashTable` of
+//!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
+//!   opening and first-response item ids) live in one shared byte arena.
+//! - [`Cohort`]: one 32-byte [`CohortRec`] per thread, in opening order, kept until the
+//!   thread's last time-based figure (the 30-day return window) is settled. Because threads
+//!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
+//!   so those timers are cursors, not heaps.
+
+use std::collections::VecDeque;
+
+use hashbrown::HashTable;
+use serde::{Deserialize, Serialize};
+
+/// `Slot::ids` of a brand-initiated conversation with no earlier thread.
+pub const IDS_BRAND_CONV: u32 = u32::MAX;
+/// `Slot::ids` of a brand-initiated conversation whose `seq` names the user's last thread.
+pub const IDS_BRAND_CONV_PREV: u32 = u32::MAX - 1;
+pub const NONE32: u32 = u32::MAX;
+
+/// State of one key. For a thread, `last_ms` is the last item in either direction; for a
+/// brand-initiated conversation it is the brand's last conversational item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub key: u64,
+    pub last_ms: i64,
+    /// Low 32 bits of the cohort sequence number of the key's (latest) thread.
+    pub seq: u32,
+    /// Arena offset of the thread's id strings, or one of the `IDS_BRAND_CONV*` markers.
+    pub ids: u32,
+    pub inbound: u32,
+    /// `user_followers`, `NONE32` when unknown.
+    pub followers: u32,
+}
+
+impl Slot {
+    pub fn is_thread(&self) -> bool {
+        self.ids < IDS_BRAND_CONV_PREV
+    }
+}
+
+const FREE_KEY: u64 = 0;
+
+#[derive(Debug, Default)]
+pub struct ThreadStore {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    table: HashTable<u32>,
+    arena: Vec<u8>,
+    garbage: usize,
+}
+
+/// The serialized form: the hash table is rebuilt from the slots on restore.
+#[derive(Serialize, Deserialize)]
+struct ThreadStoreRepr {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    arena: Vec<u8>,
+    garbage: usize,
+}
+
+impl Serialize for ThreadStore {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ThreadStoreRepr {
+            slots: self.slots.clone(),
+            free: self.free.clone(),
+            arena: self.arena.clone(),
+            garbage: self.garbage,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ThreadStore {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = ThreadStoreRepr::deserialize(d)?;
+        let mut table = HashTable::with_capacity(r.slots.len() - r.free.len().min(r.slots.len()));
+        for (i, s) in r.slots.iter().enumerate() {
+            if s.key != FREE_KEY {
+                let slots = &r.slots;
+                table.insert_unique(s.key, i as u32, |&j| slots[j as usize].key);
+            }
+        }
+        Ok(ThreadStore {
+            slots: r.slots,
+            free: r.free,
+            table,
+            arena: r.arena,
+            garbage: r.garbage,
+        })
+    }
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
+    let mut v = 0usize;
+    let mut shift = 0;
+    while let Some(&b) = buf.get(*pos) {
+        *pos += 1;
+        v |= usize::from(b & 0x7F) << shift;
+        if b < 0x80 || shift > 56 {
+            break;
+        }
+        shift += 7;
+    }
+    v
+}
+
+impl ThreadStore {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn find(&self, key: u64) -> Option<u32> {
+        let slots = &self.slots;
+        self.table
+            .find(key, |&i| slots[i as usize].key == key)
+            .copied()
+    }
+
+    pub fn get(&self, slot: u32) -> &Slot {
+        &self.slots[slot as usize]
+    }
+
+    pub fn get_mut(&mut self, slot: u32) -> &mut Slot {
+        &mut self.slots[slot as usize]
+    }
+
+    /// Inserts a slot for a key that has none.
+    pub fn insert(&mut self, s: Slot) -> u32 {
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = s;
+                i
+            }
+            None => {
+                self.slots.push(s);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slots = &self.slots;
+        self.table
+            .insert_unique(s.key, idx, |&j| slots[j as usize].key);
+        idx
+    }
+
+    pub fn remove(&mut self, slot: u32) {
+        let s = self.slots[slot as usize];
+        if s.key == FREE_KEY {
+            return;
+        }
+        self.release_ids(slot);
+        let slots = &self.slots;
+        if let Ok(e) = self
+            .table
+            .find_entry(s.key, |&i| i == slot && slots[i as usize].key == s.key)
+        {
+            e.remove();
+        }
+        self.slots[slot as usize] = Slot {
+            key: FREE_KEY,
+            last_ms: i64::MIN,
+            seq: 0,
+            ids: IDS_BRAND_CONV,
+            inbound: 0,
+            followers: NONE32,
+        };
+        self.free.push(slot);
+    }
+
+    /// Stores the id strings of a thread in the arena (replacing earlier ones).
+    pub fn set_ids(&mut self, slot: u32, user: &str, opening: &str, response: &str) {
+        self.release_ids(slot);
+        let off = self.arena.len();
+        for s in [user, opening, response] {
+            put_varint(&mut self.arena, s.len());
+            self.arena.extend_from_slice(s.as_bytes());
+        }
+        if off >= (IDS_BRAND_CONV_PREV as usize) {
+            // The arena outgrew 32-bit offsets: compact first (only dead bytes could get it
+            // this large), then write again.
+            self.compact();
+            return self.set_ids(slot, user, opening, response);
+        }
+        self.slots[slot as usize].ids = off as u32;
+    }
+
+    /// Marks a slot's strings dead and turns it into a brand conversation marker.
+    pub fn release_ids(&mut self, slot: u32) {
+        let ids = self.slots[slot as usize].ids;
+        if ids < IDS_BRAND_CONV_PREV {
+            self.garbage += self.record_len(ids as usize);
+            self.slots[slot as usize].ids = IDS_BRAND_CONV_PREV;
+        }
+    }
+
+    fn record_len(&self, off: usize) -> usize {
+        let mut pos = off;
+        for _ in 0..3 {
+            let n = get_varint(&self.arena, &mut pos);
+            pos += n;
+        }
+        pos - off
+    }
+
+    /// `(user_id, opening_item_id, first_response_item_id)` of a thread slot.
+    pub fn ids(&self, slot: u32) -> (&str, &str, &str) {
+        let ids = self.slots[slot as usize].ids;
+        if ids >= IDS_BRAND_CONV_PREV {
+            return ("", "", "");
+        }
+        let mut pos = ids as usize;
+        let mut out = [""; 3];
+        for o in &mut out {
+            let n = get_varint(&self.arena, &mut pos);
+            let end = (pos + n).min(self.arena.len());
+            *o = std::str::from_utf8(&self.arena[pos..end]).unwrap_or("");
+            pos = end;
+        }
+        (out[0], out[1], out[2])
+    }
+
+    /// Rewrites the arena without dead records once they outweigh live ones.
+    pub fn maybe_compact(&mut self) {
+        if self.garbage > 1 << 16 && self.garbage * 2 > self.arena.len() {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut fresh = Vec::with_capacity(self.arena.len() - self.garbage.min(self.arena.len()));
+        for i in 0..self.slots.len() {
+            let ids = self.slots[i].ids;
+            if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
+                continue;
+            }
+            let len = self.record_len(ids as usize);
+            self.slots[i].ids = fresh.len() as u32;
+            fresh.extend_from_slice(&self.arena[ids as usize..ids as usize + len]);
+        }
+        self.arena = fresh;
+        self.garbage = 0;
+    }
+
+    /// Live slot numbers, in slab order (deterministic).
+    pub fn live_slots(&self) -> Vec<u32> {
+        (0..self.slots.len() as u32)
+            .filter(|&i| self.slots[i as usize].key != FREE_KEY)
+            .collect()
+    }
+
+    /// Heap bytes held by the store (capacities; the table's 4-byte slots plus 1 control byte).
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.free.capacity() * 4
+            + self.table.capacity() * 5
+            + self.arena.capacity()
+    }
+}
+
+// ---- cohort records ----
+
+pub mod flag {
+    pub const AWAITING: u16 = 1;
+    pub const ANSWERED: u16 = 1 << 1;
+    pub const CLOSED: u16 = 1 << 2;
+    pub const ACKED: u16 = 1 << 3;
+    pub const BREACHING: u16 = 1 << 4;
+    pub const RETURNED: u16 = 1 << 5;
+    pub const MOVED_PRIVATE: u16 = 1 << 6;
+    pub const PRIVATE: u16 = 1 << 7;
+    pub const DIRTY: u16 = 1 << 8;
+    pub const SLA_DONE: u16 = 1 << 9;
+    /// The thread's slot was removed: its row is final.
+    pub const DETACHED: u16 = 1 << 10;
+}
+
+/// Outcome of one thread. Offsets are milliseconds after `opened_ms` (`NONE32` = not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CohortRec {
+    pub opened_ms: i64,
+    pub bp: u32,
+    pub slot: u32,
+    pub resp: u32,
+    pub ack: u32,
+    /// SLA deadline, seconds after `opened_ms`.
+    pub sla_s: u32,
+    pub flags: u16,
+    pub band: u8,
+}
+
+impl CohortRec {
+    pub fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// Thread outcomes in opening order, addressed by a 64-bit sequence number.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cohort {
+    pub base: u64,
+    pub recs: VecDeque<CohortRec>,
+}
+
+impl Cohort {
+    pub fn next_seq(&self) -> u64 {
+        self.base + self.recs.len() as u64
+    }
+
+    pub fn push(&mut self, r: CohortRec) -> u64 {
+        self.recs.push_back(r);
+        self.next_seq() - 1
+    }
+
+    /// The full sequence number of a stored low-32-bit one, if that record is still kept.
+    pub fn resolve(&self, low: u32) -> Option<u64> {
+        let off = low.wrapping_sub(self.base as u32);
+        ((off as usize) < self.recs.len()).then(|| self.base + u64::from(off))
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&CohortRec> {
+        seq.checked_sub(self.base)
+            .and_then(|i| self.recs.get(i as usize))
+    }
+
+    pub fn get_mut(&mut self, seq: u64) -> Option<&mut CohortRec> {
+        seq.checked_sub(self.base)
+            .and_then(|i| self.recs.get_mut(i as usize))
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.recs.capacity() * std::mem::size_of::<CohortRec>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(key: u64) -> Slot {
+        Slot {
+            key,
+            last_ms: 5,
+            seq: 0,
+            ids: IDS_BRAND_CONV,
+            inbound: 1,
+            followers: NONE32,
+        }
+    }
+
+    #[test]
+    fn layout_is_compact() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(std::mem::size_of::<CohortRec>(), 32);
+    }
+
+    #[test]
+    fn insert_find_remove_and_ids_survive_compaction() {
+        let mut st = ThreadStore::default();
+        let mut idx = Vec::new();
+        for k in 1..2000u64 {
+            let i = st.insert(slot(k * 2 + 1));
+            st.set_ids(i, &format!("user{k}"), &format!("open{k}"), "");
+            idx.push(i);
+        }
+        for (n, &i) in idx.iter().enumerate() {
+            if n % 2 == 0 {
+                st.remove(i);
+            } else {
+                st.set_ids(i, &format!("user{}", n + 1), "o", "resp");
+            }
+        }
+        st.compact();
+        assert_eq!(st.len(), 999);
+        for (n, &i) in idx.iter().enumerate() {
+            let key = (n as u64 + 1) * 2 + 1;
+            if n % 2 == 0 {
+                assert_eq!(st.find(key), None);
+            } else {
+                assert_eq!(st.find(key), Some(i));
+                assert_eq!(st.ids(i), (format!("user{}", n + 1).as_str(), "o", "resp"));
+            }
+        }
+        let bytes = postcard::to_stdvec(&st).unwrap();
+        let back: ThreadStore = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.find(5), st.find(5));
+        assert_eq!(back.len(), st.len());
+    }
+
+    #[test]
+    fn cohort_resolves_only_kept_records() {
+        let mut c = Cohort::default();
+        for i in 0..5 {
+            c.push(CohortRec {
+                opened_ms: i,
+                bp: 0,
+                slot: 0,
+                resp: NONE32,
+                ack: NONE32,
+                sla_s: 0,
+                flags: 0,
+                band: 0,
+            });
+        }
+        c.recs.pop_front();
+        c.base += 1;
+        assert_eq!(c.resolve(0), None);
+        assert_eq!(c.resolve(3), Some(3));
+        assert_eq!(c.resolve(5), None);
+        assert_eq!(c.get(4).map(|r| r.opened_ms), Some(4));
+    }
+}

@@ -1,0 +1,471 @@
+//! Personal-touch text features of METRICS.md §5, as pure functions of text: normalization,
+//! SimHash fingerprints, addressing the user by first name, deflection to private channels,
+//! and content words shared with the inbound item being answered. Comparing a reply with the
+//! brand's earlier replies is `simhash.rs`'s job; this module never keeps state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{fmix64, hash_bytes};
+
+/// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
+pub const MAX_CONTENT_WORDS: usize = 10;
+
+const SHINGLE_SEED: u64 = 0x5EED_0010;
+const EXACT_SEED: u64 = 0x5EED_0011;
+const WORD_SEED: u64 = 0x5EED_0012;
+
+/// Mask tokens; angle brackets cannot survive normalization otherwise, so they never collide
+/// with real words.
+const AT: &str = "<at>";
+const URL: &str = "<url>";
+const NUM: &str = "<num>";
+const EMOJI: &str = "<emoji>";
+
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF
+        | 0x2190..=0x21FF | 0x2300..=0x23FF | 0xFE0F | 0x200D | 0x20E3 | 0x3030 | 0x303D)
+}
+
+fn is_url(tok: &str) -> bool {
+    let t = tok.to_ascii_lowercase();
+    t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www.")
+}
+
+/// A trailing agent signature: `^AB`, `*SR`, `-Name`, `–Name`, `~Jo` (1–12 letters).
+fn is_signature(tok: &str) -> bool {
+    let mut chars = tok.chars();
+    let Some(first) = chars.next() else {
+        return false;
+    };
+    if !matches!(first, '^' | '*' | '-' | '–' | '—' | '~') {
+        return false;
+    }
+    let rest: Vec<char> = chars.collect();
+    let letters = rest.iter().filter(|c| c.is_alphabetic()).count();
+    (1..=12).contains(&letters) && rest.iter().all(|c| c.is_alphabetic() || *c == '.')
+}
+
+fn is_lone_dash(tok: &str) -> bool {
+    matches!(tok, "-" | "–" | "—" | "~" | "^" | "*")
+}
+
+/// Normalized tokens of a text, written into one buffer: `text` holds the tokens separated
+/// by single spaces, `ends` the end offset of each token. Avoids one allocation per token on
+/// the hot path.
+#[derive(Debug, Default)]
+pub struct Tokens {
+    pub text: String,
+    ends: Vec<usize>,
+}
+
+impl Tokens {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    fn push_mask(&mut self, m: &str) {
+        self.begin();
+        self.text.push_str(m);
+        self.ends.push(self.text.len());
+    }
+
+    fn begin(&mut self) {
+        if !self.ends.is_empty() {
+            self.text.push(' ');
+        }
+    }
+
+    fn last_is(&self, m: &str) -> bool {
+        self.len() > 0 && self.get(self.len() - 1) == m
+    }
+}
+
+/// Normalizes a text (METRICS.md §5): leading @handles dropped; other handles, URLs, numbers
+/// and emoji masked; a trailing agent signature dropped; lowercase; punctuation other than
+/// in-word apostrophes removed.
+pub fn tokenize(text: &str) -> Tokens {
+    let raw: Vec<&str> = text.split_whitespace().collect();
+    let mut start = 0;
+    while start < raw.len() && raw[start].starts_with('@') {
+        start += 1;
+    }
+    let mut end = raw.len();
+    if end > start && is_signature(raw[end - 1]) {
+        end -= 1;
+    } else if end >= start + 2
+        && is_lone_dash(raw[end - 2])
+        && raw[end - 1].chars().all(char::is_alphabetic)
+        && raw[end - 1].chars().next().is_some_and(char::is_uppercase)
+    {
+        // "- Sarah": a dash, then a capitalised name.
+        end -= 2;
+    }
+    let mut out = Tokens {
+        text: String::with_capacity(text.len() + 8),
+        ends: Vec::with_capacity(end - start),
+    };
+    for tok in &raw[start..end] {
+        if tok.starts_with('@') {
+            out.push_mask(AT);
+            continue;
+        }
+        if is_url(tok) {
+            out.push_mask(URL);
+            continue;
+        }
+        // `open` is the buffer offset where the current word started, if one is open.
+        let mut open: Option<usize> = None;
+        let mut chars = tok.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c.is_alphabetic() || (c == '\'' && open.is_some()) {
+                if open.is_none() {
+                    out.begin();
+                    open = Some(out.text.len());
+                }
+                out.text.extend(c.to_lowercase());
+            } else {
+                close_word(&mut out, &mut open);
+                if c.is_ascii_digit() {
+                    while chars
+                        .peek()
+                        .is_some_and(|d| d.is_ascii_digit() || *d == '.' || *d == ',')
+                    {
+                        chars.next();
+                    }
+                    out.push_mask(NUM);
+                } else if is_emoji(c) {
+                    while chars.peek().is_some_and(|&d| is_emoji(d)) {
+                        chars.next();
+                    }
+                    if !out.last_is(EMOJI) {
+                        out.push_mask(EMOJI);
+                    }
+                }
+            }
+        }
+        close_word(&mut out, &mut open);
+    }
+    out
+}
+
+fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
+    if let Some(at) = open.take() {
+        while out.text.ends_with('\'') && out.text.len() > at {
+            out.text.pop();
+        }
+        if out.text.len() > at {
+            out.ends.push(out.text.len());
+        } else {
+            // Only apostrophes: drop the word and the separator before it.
+            out.text.truncate(at);
+            if out.text.ends_with(' ') {
+                out.text.pop();
+            }
+        }
+    }
+}
+
+/// The normalized text: tokens joined by single spaces.
+pub fn normalize(text: &str) -> String {
+    tokenize(text).text
+}
+
+/// 64-bit SimHash: word 3-shingles, or character 5-shingles when there are under 10 words.
+pub fn simhash_tokens(tokens: &Tokens) -> u64 {
+    let mut acc = [0i32; 64];
+    let mut add = |h: u64| {
+        for (b, slot) in acc.iter_mut().enumerate() {
+            *slot += ((h >> b) & 1) as i32 * 2 - 1;
+        }
+    };
+    if tokens.len() >= 10 {
+        for i in 0..tokens.len() - 2 {
+            let start = if i == 0 { 0 } else { tokens.ends[i - 1] + 1 };
+            add(hash_bytes(
+                SHINGLE_SEED,
+                &tokens.text.as_bytes()[start..tokens.ends[i + 2]],
+            ));
+        }
+    } else {
+        let idx: Vec<usize> = tokens.text.char_indices().map(|(i, _)| i).collect();
+        let bytes = tokens.text.as_bytes();
+        if idx.len() < 5 {
+            add(hash_bytes(SHINGLE_SEED, bytes));
+        } else {
+            for w in 0..=idx.len() - 5 {
+                let end = idx.get(w + 5).copied().unwrap_or(bytes.len());
+                add(hash_bytes(SHINGLE_SEED, &bytes[idx[w]..end]));
+            }
+        }
+    }
+    acc.iter()
+        .enumerate()
+        .fold(0u64, |h, (b, &v)| if v > 0 { h | (1 << b) } else { h })
+}
+
+pub fn simhash(text: &str) -> u64 {
+    simhash_tokens(&tokenize(text))
+}
+
+const TITLES: &[&str] = &[
+    "mr", "mrs", "ms", "mx", "dr", "miss", "prof", "sir", "madam",
+];
+
+/// The user's first name from a display name: the first word with ≥ 2 letters that is not a
+/// title, lowercased; `None` if there is none.
+pub fn first_name(display_name: &str) -> Option<String> {
+    display_name
+        .split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphabetic())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .find(|w| w.chars().count() >= 2 && !TITLES.contains(&w.as_str()))
+}
+
+/// English phrases that send the user to a private channel (matched on word boundaries of
+/// the normalized text, where numbers read `<num>` and handles `<at>`).
+const DEFLECTIONS: &[&str] = &[
+    "dm us",
+    "dm me",
+    "dm our",
+    "send us a dm",
+    "send a dm",
+    "send us a direct message",
+    "direct message",
+    "private message",
+    "privately message",
+    "pm us",
+    "pm me",
+    "message us",
+    "inbox us",
+    "via dm",
+    "via dms",
+    "by dm",
+    "in dm",
+    "in dms",
+    "over dm",
+    "to dm",
+    "our dms",
+    "your dms",
+    "check your inbox",
+    "call us",
+    "give us a call",
+    "phone us",
+    "ring us",
+    "call our",
+    "call <num>",
+    "email us",
+    "e mail us",
+    "mail us",
+    "send us an email",
+    "drop us an email",
+    "drop us a line",
+    "email our",
+    "via email",
+    "by email",
+    "contact us at",
+    "reach us at",
+    "reach out to us at",
+    "reach out via",
+    "contact our support",
+];
+
+fn stopwords() -> &'static std::collections::HashSet<&'static str> {
+    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    SET.get_or_init(|| STOPWORDS.iter().copied().collect())
+}
+
+/// Deflection phrases keyed by their first word, so a reply is scanned once.
+fn deflection_index() -> &'static std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> {
+    static MAP: std::sync::OnceLock<
+        std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>,
+    > = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut m: std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> =
+            std::collections::HashMap::new();
+        for p in DEFLECTIONS {
+            let words: Vec<&'static str> = p.split(' ').collect();
+            m.entry(words[0]).or_default().push(words[1..].to_vec());
+        }
+        m
+    })
+}
+
+fn deflects(tokens: &Tokens) -> bool {
+    let idx = deflection_index();
+    let toks: Vec<&str> = tokens.iter().collect();
+    toks.iter().enumerate().any(|(i, t)| {
+        idx.get(t).is_some_and(|rests| {
+            rests.iter().any(|rest| {
+                toks.len() > i + rest.len()
+                    && rest.iter().enumerate().all(|(j, w)| toks[i + 1 + j] == *w)
+            })
+        })
+    })
+}
+
+/// Text features of one outbound reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyFeatures {
+    pub simhash: u64,
+    /// Hash of the normalized text (exact-duplicate detection).
+    pub exact: u64,
+    pub addresses_by_name: bool,
+    pub deflects_to_private: bool,
+    pub words: ContentWords,
+}
+
+/// Up to [`MAX_CONTENT_WORDS`] distinct content-word hashes of a text. 16-bit hashes keep
+/// the per-user context small; a false match needs two 1-in-65,536 coincidences to matter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentWords {
+    len: u8,
+    words: [u16; MAX_CONTENT_WORDS],
+}
+
+impl ContentWords {
+    pub fn as_slice(&self) -> &[u16] {
+        &self.words[..usize::from(self.len)]
+    }
+
+    pub fn shared_with(&self, other: &ContentWords) -> u32 {
+        let o = other.as_slice();
+        self.as_slice().iter().filter(|w| o.contains(w)).count() as u32
+    }
+
+    fn from_tokens(tokens: &Tokens) -> Self {
+        let mut cw = ContentWords::default();
+        for t in tokens.iter() {
+            if usize::from(cw.len) == MAX_CONTENT_WORDS {
+                break;
+            }
+            if t.starts_with('<') || t.chars().count() < 3 || stopwords().contains(t) {
+                continue;
+            }
+            let h = fmix64(hash_bytes(WORD_SEED, t.as_bytes())) as u16;
+            if !cw.as_slice().contains(&h) {
+                cw.words[usize::from(cw.len)] = h;
+                cw.len += 1;
+            }
+        }
+        cw
+    }
+}
+
+/// Content words of an inbound item's text.
+pub fn content_words(text: &str) -> ContentWords {
+    ContentWords::from_tokens(&tokenize(text))
+}
+
+/// All features of a reply addressed to someone whose display name is `display_name`.
+pub fn analyze_reply(text: &str, display_name: Option<&str>) -> ReplyFeatures {
+    let tokens = tokenize(text);
+    let name = display_name.and_then(first_name);
+    let addresses_by_name = name.is_some_and(|n| tokens.iter().any(|t| t == n));
+    let deflects_to_private = deflects(&tokens);
+    ReplyFeatures {
+        simhash: simhash_tokens(&tokens),
+        exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
+        addresses_by_name,
+        deflects_to_private,
+        words: ContentWords::from_tokens(&tokens),
+    }
+}
+
+const STOPWORDS: &[&str] = &[
+    "the", "and", "for", "you", "your", "yours", "are", "was", "were", "with", "this", "that",
+    "these", "those", "have", "has", "had", "not", "but", "can", "could", "would", "should",
+    "will", "just", "our", "ours", "out", "about", "from", "they", "them", "their", "there",
+    "what", "when", "where", "which", "who", "why", "how", "all", "any", "some", "get", "got",
+    "been", "being", "into", "over", "than", "then", "too", "very", "also", "its", "it's", "i'm",
+    "you're", "we're", "don't", "didn't", "can't", "won't", "hey", "hello", "thanks", "thank",
+    "please", "sorry", "hear", "know", "let", "help", "happy", "more", "here", "still",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization_masks_and_strips() {
+        assert_eq!(
+            normalize(
+                "@jane @acme_help Hi! Your order #12345 ships 3/4 🎉🎉 see https://x.co/a ^AB"
+            ),
+            "hi your order <num> ships <num> <num> <emoji> see <url>"
+        );
+        assert_eq!(
+            normalize("Sorry @bob, we're on it -Sarah"),
+            "sorry <at> we're on it"
+        );
+        assert_eq!(normalize("Sorry about that. - Sarah"), "sorry about that");
+        assert_eq!(normalize("Thanks *SR"), "thanks");
+        // A trailing lowercase word after a dash is text, not a signature.
+        assert_eq!(normalize("two - three"), "two three");
+    }
+
+    #[test]
+    fn first_names() {
+        assert_eq!(first_name("Jane Doe"), Some("jane".into()));
+        assert_eq!(first_name("Dr. Ada Lovelace"), Some("ada".into()));
+        assert_eq!(first_name("J. R."), None);
+        assert_eq!(first_name("🌸 Émilie"), Some("émilie".into()));
+    }
+
+    #[test]
+    fn name_in_handle_prefix_does_not_count() {
+        let f = analyze_reply("@jane thanks for reaching out", Some("Jane Doe"));
+        assert!(!f.addresses_by_name);
+        let f = analyze_reply("@jane Hi Jane, thanks for reaching out", Some("Jane Doe"));
+        assert!(f.addresses_by_name);
+    }
+
+    #[test]
+    fn deflection_phrases() {
+        assert!(analyze_reply("Please DM us your order number", None).deflects_to_private);
+        assert!(analyze_reply("Could you send us a private message?", None).deflects_to_private);
+        assert!(analyze_reply("Call us on 0800 123 456", None).deflects_to_private);
+        assert!(analyze_reply("Please e-mail us at help@acme.com", None).deflects_to_private);
+        assert!(!analyze_reply("The DMs feature ships next week", None).deflects_to_private);
+        assert!(!analyze_reply("Glad it arrived on time!", None).deflects_to_private);
+    }
+
+    #[test]
+    fn content_words_overlap() {
+        let inbound = content_words("My blender arrived with a cracked jug, order 5512");
+        let reply = analyze_reply(
+            "So sorry the jug was cracked! A new blender jug is on its way",
+            None,
+        );
+        assert!(reply.words.shared_with(&inbound) >= 2);
+        let generic = analyze_reply("We are looking into this for you", None);
+        assert_eq!(generic.words.shared_with(&inbound), 0);
+    }
+
+    #[test]
+    fn simhash_is_stable_under_masking() {
+        let a = simhash(
+            "@u1 Sorry to hear that! Please DM us your order number and we'll take a look. ^AB",
+        );
+        let b = simhash(
+            "@u2 Sorry to hear that! Please DM us your order number and we'll take a look. ^CD",
+        );
+        assert_eq!(a, b);
+        let c = simhash("We love that you love it! Enjoy the new colours this spring");
+        assert!((a ^ c).count_ones() > 3);
+    }
+}
