@@ -27,6 +27,7 @@ macro_rules! migration {
 pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_interactions"),
     migration!(2, "0002_processor_state"),
+    migration!(3, "0003_metrics"),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -55,11 +55,18 @@ pub struct StateStore {
 
 impl StateStore {
     pub fn new(client: clickhouse::Client, group: &str, topic: &str) -> StateStore {
-        StateStore { client, group: group.to_owned(), topic: topic.to_owned() }
+        StateStore {
+            client,
+            group: group.to_owned(),
+            topic: topic.to_owned(),
+        }
     }
 
     /// The newest complete checkpoint of `partition`, if any.
-    pub async fn load(&self, partition: u32) -> Result<Option<Checkpoint>, clickhouse::error::Error> {
+    pub async fn load(
+        &self,
+        partition: u32,
+    ) -> Result<Option<Checkpoint>, clickhouse::error::Error> {
         let rows: Vec<LoadedRow> = self
             .client
             .query(
@@ -85,7 +92,11 @@ impl StateStore {
         state: &[u8],
         saved_at: u32,
     ) -> Result<(), clickhouse::error::Error> {
-        let pieces: Vec<&[u8]> = if state.is_empty() { vec![&[][..]] } else { state.chunks(CHUNK_BYTES).collect() };
+        let pieces: Vec<&[u8]> = if state.is_empty() {
+            vec![&[][..]]
+        } else {
+            state.chunks(CHUNK_BYTES).collect()
+        };
         let chunks = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
         let mut insert = self.client.insert::<StateRow>("processor_state").await?;
         for (i, piece) in pieces.into_iter().enumerate() {
@@ -129,10 +140,18 @@ fn newest_complete(rows: Vec<LoadedRow>) -> Option<Checkpoint> {
         let group = &rows[i..j];
         let expected = group[0].chunks;
         let complete = group.len() == expected as usize
-            && group.iter().enumerate().all(|(k, r)| r.chunk as usize == k && r.chunks == expected);
+            && group
+                .iter()
+                .enumerate()
+                .all(|(k, r)| r.chunk as usize == k && r.chunks == expected);
         if complete && best.as_ref().is_none_or(|b| offset > b.next_offset) {
             let state = group.iter().flat_map(|r| r.data.iter().copied()).collect();
-            best = Some(Checkpoint { slot, next_offset: offset, state_version: group[0].state_version, state });
+            best = Some(Checkpoint {
+                slot,
+                next_offset: offset,
+                state_version: group[0].state_version,
+                state,
+            });
         }
         i = j;
     }
@@ -144,7 +163,14 @@ mod tests {
     use super::*;
 
     fn row(slot: u8, offset: u64, chunk: u32, chunks: u32, data: &[u8]) -> LoadedRow {
-        LoadedRow { slot, chunk, next_offset: offset, chunks, state_version: 1, data: data.to_vec() }
+        LoadedRow {
+            slot,
+            chunk,
+            next_offset: offset,
+            chunks,
+            state_version: 1,
+            data: data.to_vec(),
+        }
     }
 
     #[test]
@@ -156,7 +182,10 @@ mod tests {
             row(1, 200, 0, 2, b"xx"),
         ];
         let cp = newest_complete(rows).unwrap();
-        assert_eq!((cp.slot, cp.next_offset, cp.state.as_slice()), (0, 100, b"abcd".as_slice()));
+        assert_eq!(
+            (cp.slot, cp.next_offset, cp.state.as_slice()),
+            (0, 100, b"abcd".as_slice())
+        );
     }
 
     #[test]
@@ -169,7 +198,10 @@ mod tests {
             row(1, 200, 0, 1, b"m"),
         ];
         let cp = newest_complete(rows).unwrap();
-        assert_eq!((cp.next_offset, cp.state.as_slice()), (300, b"n0n1".as_slice()));
+        assert_eq!(
+            (cp.next_offset, cp.state.as_slice()),
+            (300, b"n0n1".as_slice())
+        );
     }
 
     #[test]

@@ -238,9 +238,17 @@ pub struct ProcessConfig {
     /// Longest time rows wait before an insert is cut.
     #[serde(deserialize_with = "de_duration")]
     pub flush_interval: Duration,
+    /// How often each partition's state is saved (with the offset it covers); work since the
+    /// last checkpoint is replayed after a crash.
+    #[serde(deserialize_with = "de_duration")]
+    pub checkpoint_interval: Duration,
     /// Budget for finishing in-flight work of a revoked partition; below the session timeout.
     #[serde(deserialize_with = "de_duration")]
     pub drain_timeout: Duration,
+    /// A partition without new records for this long applies the events it still holds back
+    /// for lateness, so the last minutes of traffic show up without waiting for more.
+    #[serde(deserialize_with = "de_duration")]
+    pub idle_advance: Duration,
 }
 
 impl Default for ProcessConfig {
@@ -252,7 +260,9 @@ impl Default for ProcessConfig {
             max_pending: Duration::from_secs(7 * 24 * 3600),
             batch_rows: 50_000,
             flush_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
+            idle_advance: Duration::from_secs(30),
         }
     }
 }

@@ -1,0 +1,301 @@
+//! One assigned partition: its engine, the next offset to process, the rows not yet written,
+//! and its checkpoint slot. Owns the per-partition order of effects — rows written before the
+//! snapshot that covers them, snapshot saved before the offset is committed.
+
+use std::time::Instant;
+
+use rapport_clickhouse::rows::InteractionRow;
+use rapport_clickhouse::{next_slot, StateStore};
+use rapport_engine::{
+    BrandSettings, Disposition, Engine, EngineConfig, LiveGauges, SNAPSHOT_VERSION,
+};
+use rapport_events::EventCodec;
+use rapport_runtime::Shutdown;
+
+use crate::metrics::Metrics;
+use crate::sink::{retry_until_ok, Interrupted, Sink};
+use crate::{now_secs, LoopSettings};
+
+/// Errors that stop the processor: they mean a bug or an incompatible deployment, and
+/// skipping would lose data.
+#[derive(Debug, thiserror::Error)]
+pub enum PartitionError {
+    #[error("the checkpoint of partition {partition} cannot be restored")]
+    Restore {
+        partition: i32,
+        #[source]
+        source: rapport_engine::SnapshotError,
+    },
+    #[error("the engine settings were refused")]
+    Config(#[from] rapport_engine::ConfigError),
+    #[error("the engine state of partition {partition} cannot be encoded")]
+    Snapshot {
+        partition: i32,
+        #[source]
+        source: rapport_engine::SnapshotError,
+    },
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
+
+pub struct PartitionWorker {
+    pub partition: i32,
+    pub engine: Engine,
+    /// The next offset to process: every record before it is in the engine.
+    pub next_offset: i64,
+    /// Rows of every record before this offset are in ClickHouse.
+    flushed_offset: i64,
+    /// The saved state covers every record before this offset.
+    checkpoint_offset: i64,
+    slot: Option<u8>,
+    batch: crate::sink::Batch,
+    last_flush: Instant,
+    last_checkpoint: Instant,
+    /// Newest `occurred_at` seen, and when the last record arrived (for the idle advance).
+    max_seen: i64,
+    last_record: Instant,
+}
+
+impl PartitionWorker {
+    /// Restore from the newest complete checkpoint, or start empty at offset 0.
+    pub async fn restore(
+        partition: i32,
+        store: &StateStore,
+        config: EngineConfig,
+        brands: Vec<BrandSettings>,
+        metrics: &Metrics,
+        shutdown: &Shutdown,
+    ) -> Result<PartitionWorker, PartitionError> {
+        let p = partition_u32(partition);
+        let loaded = retry_until_ok(
+            "load checkpoint",
+            metrics,
+            &noop_health(),
+            shutdown,
+            0,
+            || store.load(p),
+        )
+        .await?;
+        let (engine, next_offset, slot) = match loaded {
+            Some(cp) => {
+                let engine = Engine::restore(&cp.state, config, brands)
+                    .map_err(|source| PartitionError::Restore { partition, source })?;
+                let offset = i64::try_from(cp.next_offset).unwrap_or(i64::MAX);
+                metrics
+                    .state_bytes
+                    .with_label_values(&[&partition.to_string()])
+                    .set(cp.state.len() as i64);
+                (engine, offset, Some(cp.slot))
+            }
+            None => (Engine::new(config, brands)?, 0, None),
+        };
+        let now = Instant::now();
+        Ok(PartitionWorker {
+            partition,
+            engine,
+            next_offset,
+            flushed_offset: next_offset,
+            checkpoint_offset: next_offset,
+            slot,
+            batch: Default::default(),
+            last_flush: now,
+            last_checkpoint: now,
+            max_seen: i64::MIN,
+            last_record: now,
+        })
+    }
+
+    /// Process one record. Returns a dead-letter reason when the record cannot be decoded.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn handle(
+        &mut self,
+        offset: i64,
+        payload: &[u8],
+        codec: &EventCodec,
+        sink: &Sink,
+        metrics: &Metrics,
+        shutdown: &Shutdown,
+        settings: &LoopSettings,
+    ) -> Result<Option<(&'static str, String)>, PartitionError> {
+        if offset < self.next_offset {
+            // Already covered by the restored state (the group commit trails the checkpoint).
+            metrics.records.with_label_values(&["replay_skipped"]).inc();
+            return Ok(None);
+        }
+        if offset > self.next_offset && self.next_offset > 0 {
+            tracing::warn!(
+                partition = self.partition,
+                expected = self.next_offset,
+                got = offset,
+                "offset gap (records deleted by retention?); continuing from the record received"
+            );
+        }
+        let dead = match codec.decode(payload) {
+            Ok(event) => {
+                self.max_seen = self.max_seen.max(event.occurred_at);
+                let outcome = match self.engine.process(&event) {
+                    Disposition::Accepted => "accepted",
+                    Disposition::Duplicate => "duplicate",
+                    Disposition::Late => "late",
+                };
+                // Late items stay in the raw history; duplicates are the same row anyway.
+                if outcome != "duplicate" {
+                    self.batch.interactions.push(InteractionRow::from(&event));
+                }
+                metrics.records.with_label_values(&[outcome]).inc();
+                None
+            }
+            Err(error) => {
+                metrics.records.with_label_values(&["dead_letter"]).inc();
+                tracing::warn!(partition = self.partition, offset, %error, "undecodable record; dead-lettering it");
+                Some(("decode_error", error.to_string()))
+            }
+        };
+        self.next_offset = offset + 1;
+        self.last_record = Instant::now();
+        if self.batch.interactions.len() >= settings.batch_rows {
+            self.flush(sink, shutdown).await?;
+        }
+        Ok(dead)
+    }
+
+    /// Write the rows of every record processed so far.
+    pub async fn flush(&mut self, sink: &Sink, shutdown: &Shutdown) -> Result<(), Interrupted> {
+        let out = self.engine.drain_output();
+        self.batch.add_output(&out, partition_u32(self.partition));
+        if !self.batch.is_empty() {
+            sink.write_until_ok(&self.batch, shutdown).await?;
+            self.batch.clear();
+        }
+        self.flushed_offset = self.next_offset;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Flush, then save the state covering every record so far. Returns the offset to commit.
+    pub async fn checkpoint(
+        &mut self,
+        sink: &Sink,
+        store: &StateStore,
+        metrics: &Metrics,
+        shutdown: &Shutdown,
+    ) -> Result<i64, PartitionError> {
+        self.flush(sink, shutdown).await?;
+        if self.checkpoint_offset == self.next_offset && self.slot.is_some() {
+            return Ok(self.next_offset);
+        }
+        let started = Instant::now();
+        let state = self
+            .engine
+            .snapshot()
+            .map_err(|source| PartitionError::Snapshot {
+                partition: self.partition,
+                source,
+            })?;
+        let slot = next_slot(self.slot);
+        let p = partition_u32(self.partition);
+        let next = u64::try_from(self.next_offset).unwrap_or(0);
+        let health = noop_health();
+        retry_until_ok("save checkpoint", metrics, &health, shutdown, 0, || {
+            store.save(
+                p,
+                slot,
+                next,
+                u32::from(SNAPSHOT_VERSION),
+                &state,
+                now_secs(),
+            )
+        })
+        .await?;
+        self.slot = Some(slot);
+        self.checkpoint_offset = self.next_offset;
+        self.last_checkpoint = Instant::now();
+        metrics.checkpoints.inc();
+        metrics
+            .checkpoint_seconds
+            .observe(started.elapsed().as_secs_f64());
+        metrics
+            .state_bytes
+            .with_label_values(&[&self.partition.to_string()])
+            .set(state.len() as i64);
+        tracing::debug!(
+            partition = self.partition,
+            next_offset = self.next_offset,
+            bytes = state.len(),
+            "checkpoint saved"
+        );
+        Ok(self.next_offset)
+    }
+
+    /// Flush or checkpoint when due. Returns the offset to commit after a checkpoint.
+    pub async fn periodic(
+        &mut self,
+        sink: &Sink,
+        store: &StateStore,
+        metrics: &Metrics,
+        shutdown: &Shutdown,
+        settings: &LoopSettings,
+    ) -> Result<Option<i64>, PartitionError> {
+        if self.max_seen > self.engine.watermark()
+            && self.last_record.elapsed() >= settings.idle_advance
+        {
+            // Idle: nothing later is coming for now, so stop holding events back for lateness.
+            // This is the one place wall time affects results: a record arriving after the
+            // advance but within the lateness window of `max_seen` counts as late.
+            self.engine
+                .advance_watermark(self.max_seen.saturating_add(1));
+            self.flush(sink, shutdown).await?;
+        }
+        if self.next_offset > self.checkpoint_offset
+            && self.last_checkpoint.elapsed() >= settings.checkpoint_interval
+        {
+            return self
+                .checkpoint(sink, store, metrics, shutdown)
+                .await
+                .map(Some);
+        }
+        if self.next_offset > self.flushed_offset
+            && self.last_flush.elapsed() >= settings.flush_interval
+        {
+            self.flush(sink, shutdown).await?;
+        }
+        Ok(None)
+    }
+}
+
+fn partition_u32(p: i32) -> u32 {
+    u32::try_from(p).unwrap_or(0)
+}
+
+/// Checkpoint loads and saves report ClickHouse health through the sink's writes already.
+fn noop_health() -> rapport_runtime::HealthHandle {
+    rapport_runtime::Health::new().register("checkpoint", None)
+}
+
+/// Live gauges of one brand/platform summed over partitions.
+#[derive(Debug, Default)]
+pub struct GaugeAgg {
+    pub pending: u32,
+    pub oldest: u32,
+    pub breaching: u32,
+    pub old_7d: u32,
+    pub answered_7d: u32,
+    frt: rapport_engine::QuantileSketch,
+}
+
+impl GaugeAgg {
+    pub fn add(&mut self, g: &LiveGauges) {
+        self.pending += g.pending_threads;
+        self.oldest = self.oldest.max(g.oldest_pending_seconds);
+        self.breaching += g.breaching_sla;
+        self.old_7d += g.threads_24h_old_7d;
+        self.answered_7d += g.answered_within_24h_7d;
+        // Each partition owns a disjoint set of users, so merging their sketches gives the
+        // brand's distribution over this replica's partitions.
+        self.frt.merge(&g.frt_sketch_7d);
+    }
+
+    pub fn frt_quantile(&self, q: f64) -> Option<f64> {
+        self.frt.quantile(q)
+    }
+}
