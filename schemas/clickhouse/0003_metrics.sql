@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS threads
     first_response_item_id Nullable(String),
     response_seconds Nullable(UInt32),
     business_response_seconds Nullable(UInt32),
+    sla_deadline_at DateTime,
     acknowledged_at Nullable(DateTime),
     moved_private UInt8,
     user_followers Nullable(UInt32),

@@ -7,6 +7,7 @@
 //! `RowBinaryWithNamesAndTypes` format that validation needs.
 
 pub mod migrate;
+pub mod report;
 pub mod rows;
 pub mod state;
 
