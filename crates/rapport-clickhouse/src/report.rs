@@ -163,99 +163,27 @@ struct FollowCounts {
 }
 
 /// The cohort of threads opened in the period, measured at the as-of instant `A`: `r` is the
-/// response time if the response came by `A`, else "never". Placeholders, in order: A (x9),
+/// response time if the response came by `A`, else "never". Placeholders, in order: A,
 /// brand, platform (x2), from, to.
-pub const COHORT_SQL: &str = "
-SELECT
-    count() AS threads,
-    countIf(r != 4294967295) AS answered,
-    countIf(o + 3600 <= A) AS old_1h,
-    countIf(o + 3600 <= A AND r <= 3600) AS within_1h,
-    countIf(o + 86400 <= A) AS old_24h,
-    countIf(o + 86400 <= A AND r <= 86400) AS within_24h,
-    countIf(o + 604800 <= A) AS old_7d,
-    countIf(o + 604800 <= A AND r <= 604800) AS within_7d,
-    countIf(o + 86400 <= A AND (r <= 86400 OR ack <= 86400)) AS acked_24h,
-    countIf(toUInt32(sla_deadline_at) <= A) AS sla_due,
-    countIf(toUInt32(sla_deadline_at) <= A AND r != 4294967295 AND o + r <= toUInt32(sla_deadline_at)) AS sla_met,
-    countIf(moved_private = 1 AND r != 4294967295) AS moved_private,
-    arraySort(groupArrayIf(r, r != 4294967295)) AS frts,
-    arraySort(groupArrayIf(ifNull(business_response_seconds, 0), r != 4294967295)) AS business_frts
-FROM
-(
-    SELECT
-        toUInt32(?) AS A,
-        toUInt32(opened_at) AS o,
-        if(ifNull(toUInt32(first_response_at), 4294967295) <= A, ifNull(response_seconds, 4294967295), 4294967295) AS r,
-        if(ifNull(toUInt32(acknowledged_at), 4294967295) <= A, ifNull(toUInt32(acknowledged_at), 4294967295) - o, 4294967295) AS ack,
-        sla_deadline_at, moved_private, business_response_seconds
-    FROM threads FINAL
-    WHERE brand_id = ? AND (? = '' OR toString(platform) = ?)
-      AND toUInt32(opened_at) >= ? AND toUInt32(opened_at) < ?
-)";
+pub const COHORT_SQL: &str = include_str!("../../../schemas/queries/report_cohort.sql");
 
 /// Threads awaiting the brand at A (opened by A, not answered by A, younger than max_pending).
 /// Placeholders: A, max_pending, brand, platform (x2).
-pub const BACKLOG_SQL: &str = "
-SELECT count() AS pending, min(o) AS oldest_opened, countIf(toUInt32(sla_deadline_at) < A) AS breaching
-FROM
-(
-    SELECT toUInt32(?) AS A, toUInt32(?) AS max_pending, toUInt32(opened_at) AS o, sla_deadline_at,
-           ifNull(toUInt32(first_response_at), 4294967295) AS fr, state
-    FROM threads FINAL
-    WHERE brand_id = ? AND (? = '' OR toString(platform) = ?)
-)
-WHERE o <= A AND o + max_pending > A AND fr > A AND state != 'closed_unanswered'";
+pub const BACKLOG_SQL: &str = include_str!("../../../schemas/queries/report_backlog.sql");
 
 /// Response rate within 24 h per follower band. Placeholders as COHORT_SQL's subquery.
-pub const BANDS_SQL: &str = "
-SELECT band, countIf(o + 86400 <= A) AS old_24h, countIf(o + 86400 <= A AND r <= 86400) AS within_24h
-FROM
-(
-    SELECT
-        toUInt32(?) AS A,
-        toString(follower_band) AS band,
-        toUInt32(opened_at) AS o,
-        if(ifNull(toUInt32(first_response_at), 4294967295) <= A, ifNull(response_seconds, 4294967295), 4294967295) AS r
-    FROM threads FINAL
-    WHERE brand_id = ? AND (? = '' OR toString(platform) = ?)
-      AND toUInt32(opened_at) >= ? AND toUInt32(opened_at) < ?
-)
-GROUP BY band
-ORDER BY band";
+pub const BANDS_SQL: &str = include_str!("../../../schemas/queries/report_bands.sql");
 
 /// Volumes, personal touch, reciprocity and return counts: sums over days and partitions.
 /// Placeholders: brand, platform (x2), from, to.
-pub const DAILY_SQL: &str = "
-SELECT
-    sum(brand_posts) AS brand_posts, sum(brand_replies) AS brand_replies,
-    sum(brand_reposts) AS brand_reposts, sum(brand_dms) AS brand_dms,
-    sum(inbound_items) AS inbound_items,
-    sum(touch_replies) AS touch_replies, sum(templated_replies) AS templated,
-    sum(named_replies) AS named, sum(deflecting_replies) AS deflecting, sum(personal_replies) AS personal,
-    sum(engagers_following_brand) AS engagers_following_brand,
-    sum(engagers_followed_back) AS engagers_followed_back,
-    sum(new_followers_7d_old) AS new_followers_7d_old,
-    sum(new_followers_followed_back_7d) AS new_followers_followed_back_7d,
-    sum(return_base_answered) AS return_base_answered, sum(returned_answered) AS returned_answered,
-    sum(return_base_unanswered) AS return_base_unanswered, sum(returned_unanswered) AS returned_unanswered,
-    sum(late_items) AS late_items, sum(duplicate_items) AS duplicate_items
-FROM brand_daily FINAL
-WHERE brand_id = ? AND (? = '' OR toString(platform) = ?)
-  AND toUInt32(toDateTime(day)) >= ? AND toUInt32(toDateTime(day)) <= ?";
+pub const DAILY_SQL: &str = include_str!("../../../schemas/queries/report_daily.sql");
 
 /// The brand account's latest follower/following counts up to the end of the period.
-pub const FOLLOW_COUNTS_SQL: &str = "
-SELECT
-    toUInt64(ifNull(argMax(brand_followers, day), 0)) AS followers,
-    toUInt64(ifNull(argMax(brand_following, day), 0)) AS following,
-    toUInt8(count() > 0) AS known
-FROM brand_daily FINAL
-WHERE brand_id = ? AND (? = '' OR toString(platform) = ?)
-  AND toUInt32(toDateTime(day)) <= ? AND brand_followers IS NOT NULL";
+pub const FOLLOW_COUNTS_SQL: &str =
+    include_str!("../../../schemas/queries/report_follow_counts.sql");
 
 /// The newest interaction of the brand (epoch ms), for the default as-of.
-pub const NEWEST_SQL: &str = "SELECT max(occurred_at_ms) FROM interactions WHERE brand_id = ?";
+pub const NEWEST_SQL: &str = include_str!("../../../schemas/queries/report_newest.sql");
 
 /// Compute the scorecard.
 pub async fn scorecard(

@@ -167,3 +167,42 @@ async fn migrations_apply_and_an_interaction_row_round_trips_through_clickhouse(
         .await
         .expect("drop test database");
 }
+
+/// Every documented example query (README, `schemas/queries/examples/`) runs on ClickHouse
+/// 18.16 against the migrated schema; `.ci/run` runs the same files on current ClickHouse
+/// through chDB.
+#[tokio::test]
+async fn the_documented_example_queries_run_on_this_clickhouse() {
+    let cfg = clickhouse_config("examples");
+    let server = rapport_clickhouse::server_client(&cfg);
+    rapport_clickhouse::migrate(&server, &cfg.database)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
+    let client = rapport_clickhouse::client(&cfg);
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schemas/queries/examples"
+    );
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("examples folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 5,
+        "the README promises a handful of example queries"
+    );
+    for path in files {
+        let sql = std::fs::read_to_string(&path).expect("read query");
+        client
+            .query(&sql)
+            .execute()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    server
+        .query(&format!("DROP DATABASE {}", cfg.database))
+        .execute()
+        .await
+        .expect("drop test database");
+}
