@@ -1,6 +1,8 @@
 //! `rapport`: parses the command line, loads and validates the configuration, sets up logging,
 //! and hands over to the library code of the chosen subcommand. Nothing else lives here.
 
+mod report;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -37,6 +39,11 @@ enum Command {
     Topics,
     /// Validate the configuration and print a summary (secrets are never printed).
     CheckConfig,
+    /// Consume interaction events, compute the metrics and write them to ClickHouse, with the
+    /// admin port ([admin].listen), until SIGTERM/SIGINT.
+    Process,
+    /// Print a brand's scorecard, computed in ClickHouse (every figure of METRICS.md).
+    Report(report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +104,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 k.interactions_topic, k.deadletter_topic
             );
         }
+        Command::Process => rapport_processor::serve(config)
+            .await
+            .context("rapport process")?,
+        Command::Report(args) => report::run(args, &config).await?,
         Command::CheckConfig => {
             println!("configuration is valid");
             println!("  kafka brokers:     {}", config.kafka.brokers);

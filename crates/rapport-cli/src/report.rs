@@ -1,0 +1,143 @@
+//! `rapport report`: argument parsing and printing of a brand's scorecard (table, JSON, CSV).
+//! The figures come from `rapport_clickhouse::report`.
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDate};
+use rapport_clickhouse::report::{scorecard, ReportParams, Scorecard};
+use rapport_runtime::config::Config;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Brand id (as in [[brands]]).
+    #[arg(long)]
+    brand: String,
+    /// One platform (facebook, instagram, x, mastodon, ...); default: all.
+    #[arg(long, default_value = "")]
+    platform: String,
+    /// First day of the period (YYYY-MM-DD, UTC); default: the beginning.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last day of the period (YYYY-MM-DD, UTC, inclusive); default: the as-of day.
+    #[arg(long)]
+    to: Option<String>,
+    /// Cut-off instant (RFC 3339, e.g. 2026-03-04T12:00:00Z); default: the brand's newest
+    /// interaction minus the allowed lateness.
+    #[arg(long)]
+    as_of: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+fn day(text: &str) -> anyhow::Result<u32> {
+    let d = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .with_context(|| format!("`{text}` is not a date like 2026-03-02"))?;
+    let secs = d
+        .and_hms_opt(0, 0, 0)
+        .context("midnight")?
+        .and_utc()
+        .timestamp();
+    u32::try_from(secs).with_context(|| format!("{text} is outside 1970..2106"))
+}
+
+pub async fn run(args: ReportArgs, config: &Config) -> anyhow::Result<()> {
+    let as_of = match &args.as_of {
+        Some(t) => {
+            let ts = DateTime::parse_from_rfc3339(t)
+                .with_context(|| format!("`{t}` is not an RFC 3339 time"))?;
+            Some(u32::try_from(ts.timestamp()).context("as-of outside 1970..2106")?)
+        }
+        None => None,
+    };
+    let lateness = u32::try_from(config.process.allowed_lateness.as_secs()).unwrap_or(u32::MAX);
+    let max_pending = u32::try_from(config.process.max_pending.as_secs()).unwrap_or(u32::MAX);
+    let to = match (&args.to, as_of) {
+        (Some(t), _) => day(t)?,
+        (None, Some(a)) => a - a % 86_400,
+        (None, None) => u32::MAX - 86_400,
+    };
+    let params = ReportParams {
+        brand: args.brand.clone(),
+        platform: args.platform.clone(),
+        from: args.from.as_deref().map(day).transpose()?.unwrap_or(0),
+        to,
+        as_of,
+        lateness_seconds: lateness,
+        max_pending_seconds: max_pending,
+    };
+    let client = rapport_clickhouse::client(&config.clickhouse);
+    let card = scorecard(&client, &params).await.with_context(|| {
+        format!(
+            "computing the scorecard in ClickHouse at {}",
+            config.clickhouse.url
+        )
+    })?;
+    print(&card, args.format)
+}
+
+pub fn print(card: &Scorecard, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(card)?),
+        Format::Csv => {
+            println!("figure,value");
+            for (k, v) in flatten(card)? {
+                println!("{k},{v}");
+            }
+        }
+        Format::Table => {
+            let rows = flatten(card)?;
+            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            for (k, v) in rows {
+                println!("{k:<width$}  {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Figures as (name, printable value) pairs, bands flattened as `response_rate_24h[<1k]`.
+fn flatten(card: &Scorecard) -> anyhow::Result<Vec<(String, String)>> {
+    let value = serde_json::to_value(card)?;
+    let mut out = Vec::new();
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Array(bands) => {
+                    for b in bands {
+                        let name = b
+                            .get("follower_band")
+                            .and_then(|n| n.as_str())
+                            .unwrap_or("?")
+                            .to_owned();
+                        let rate = b.get("response_rate_24h").map_or("null".to_owned(), show);
+                        let n = b.get("threads_24h_old").map_or("0".to_owned(), show);
+                        out.push((
+                            format!("response_rate_24h[{name}]"),
+                            format!("{rate} (n={n})"),
+                        ));
+                    }
+                }
+                other => out.push((k, show(&other))),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn show(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.4}"),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
