@@ -44,6 +44,37 @@ enum Command {
     Process,
     /// Print a brand's scorecard, computed in ClickHouse (every figure of METRICS.md).
     Report(report::ReportArgs),
+    /// Serve the platform webhooks ([ingest].listen) and the admin port ([admin].listen) until
+    /// SIGTERM/SIGINT, producing every event to Kafka before answering 2xx.
+    Ingest,
+    /// Benchmark a running `rapport ingest`: signed Meta deliveries at fixed arrival rates
+    /// (open loop, keep-alive HTTP/1.1), then the raw producer ceiling on the same records.
+    Loadgen(LoadgenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct LoadgenArgs {
+    /// Base URL of the ingest service.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Arrival rates to run, one step each (webhooks per second), e.g. 1000,5000,10000.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    rate: Vec<u64>,
+    /// Seconds per step.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Keep-alive connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Facebook Page id of a configured brand (default: the first brand with one).
+    #[arg(long)]
+    page_id: Option<String>,
+    /// Report CPU per webhook of these processes, as NAME=PID (e.g. ingest=1234,tansu=987).
+    #[arg(long, value_delimiter = ',')]
+    watch: Vec<String>,
+    /// After the HTTP steps, produce this many records with rdkafka alone (0 = skip).
+    #[arg(long, default_value_t = 0)]
+    producer_ceiling: u64,
 }
 
 fn main() -> ExitCode {
@@ -104,6 +135,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 k.interactions_topic, k.deadletter_topic
             );
         }
+        Command::Ingest => rapport_ingest_service::run(config)
+            .await
+            .context("rapport ingest")?,
+        Command::Loadgen(args) => loadgen(args, &config).await?,
         Command::Process => rapport_processor::serve(config)
             .await
             .context("rapport process")?,
@@ -123,6 +158,66 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 println!("    {} ({}): {}", b.id, b.timezone, accounts.join(", "));
             }
         }
+    }
+    Ok(())
+}
+
+async fn loadgen(args: LoadgenArgs, config: &Config) -> anyhow::Result<()> {
+    use rapport_ingest_service::loadgen;
+    let meta_secret = config
+        .ingest
+        .meta
+        .app_secret
+        .iter()
+        .next()
+        .context("loadgen signs Meta deliveries: set ingest.meta.app_secret as the service has it")?
+        .expose()
+        .to_owned();
+    let page_id = match args.page_id {
+        Some(id) => id,
+        None => config
+            .brands
+            .iter()
+            .find_map(|b| b.accounts.get("facebook").cloned())
+            .context("no brand has a facebook account; pass --page-id")?,
+    };
+    let watch_pids = args
+        .watch
+        .iter()
+        .map(|w| {
+            let (name, pid) = w.split_once('=').context("--watch takes NAME=PID")?;
+            Ok((
+                name.to_owned(),
+                pid.parse().with_context(|| format!("pid in `{w}`"))?,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<(String, u32)>>>()?;
+    let spec = loadgen::LoadSpec {
+        url: args.url,
+        duration: std::time::Duration::from_secs(args.duration),
+        connections: args.connections,
+        meta_secret,
+        page_id: page_id.clone(),
+        watch_pids: watch_pids.clone(),
+    };
+    for rate in args.rate {
+        let report = loadgen::run_step(&spec, rate)
+            .await
+            .with_context(|| format!("load step at {rate}/s"))?;
+        println!("{report}");
+    }
+    if args.producer_ceiling > 0 {
+        let k = &config.kafka;
+        let report = loadgen::producer_ceiling(
+            k,
+            &k.interactions_topic,
+            args.producer_ceiling,
+            &page_id,
+            &watch_pids,
+        )
+        .await
+        .context("raw producer ceiling")?;
+        println!("{report}");
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use rapport_events::{
     Channel, Direction, EventCodec, InteractionEvent, Kind, Modifier, Party, Platform,
 };
 use rapport_kafka::rdkafka::producer::FutureRecord;
-use rapport_runtime::config::{BrandConfig, Config};
+use rapport_runtime::config::{BrandConfig, Config, KafkaConfig, ProcessConfig};
 use rapport_runtime::{Health, Shutdown};
 
 const MON: i64 = 1_772_409_600_000; // 2026-03-02T00:00:00Z, a Monday
@@ -149,16 +149,23 @@ fn acme() -> BrandConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worked_example_of_metrics_md_comes_out_of_clickhouse() {
-    let mut config = Config::default();
-    config.kafka = kafka_config();
-    config.kafka.interactions_topic = unique_name("rapport.test.worked");
-    config.kafka.deadletter_topic = unique_name("rapport.test.worked.dl");
-    config.clickhouse = clickhouse_config("worked");
-    config.process.group_id = unique_name("rapport-test-worked");
-    config.process.flush_interval = Duration::from_millis(100);
-    config.process.checkpoint_interval = Duration::from_secs(1);
-    config.process.idle_advance = Duration::from_millis(500);
-    config.brands = vec![acme()];
+    let config = Config {
+        kafka: KafkaConfig {
+            interactions_topic: unique_name("rapport.test.worked"),
+            deadletter_topic: unique_name("rapport.test.worked.dl"),
+            ..kafka_config()
+        },
+        clickhouse: clickhouse_config("worked"),
+        process: ProcessConfig {
+            group_id: unique_name("rapport-test-worked"),
+            flush_interval: Duration::from_millis(100),
+            checkpoint_interval: Duration::from_secs(1),
+            idle_advance: Duration::from_millis(500),
+            ..ProcessConfig::default()
+        },
+        brands: vec![acme()],
+        ..Config::default()
+    };
 
     let k = &config.kafka;
     rapport_kafka::ensure_topics(k, &[&k.interactions_topic, &k.deadletter_topic], 3)

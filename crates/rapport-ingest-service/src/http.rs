@@ -1,0 +1,581 @@
+//! The public webhook routes and what each request goes through: endpoint enabled? → an
+//! in-flight permit (bounded wait) → body read under the size limit → signature check on the
+//! raw bytes → normalization → produce and await every ack → 200. A malformed or
+//! unknown-account delivery is written to the dead-letter topic first and refused only once
+//! that record is acked. GET handshakes (Meta `hub.challenge`, X CRC) are answered here too.
+//!
+//! Owns routing, request handling, logging of each outcome and the dead-letter record's shape.
+//! The status of each failure is decided in `error.rs`, the Kafka mechanics in `sink.rs`, the
+//! platform rules in the `rapport-ingest` core.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use rapport_events::{DeadLetter, Stage};
+use rapport_ingest::signature::{
+    self, GENERIC_SIGNATURE_HEADER, HUB_SIGNATURE_HEADER, META_SIGNATURE_HEADER, X_SIGNATURE_HEADER,
+};
+use rapport_ingest::{Endpoint, HandshakeError, Headers, IngestError, Secrets};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::error::DeliveryError;
+use crate::metrics::{IngestMetrics, Outcome};
+use crate::settings::Settings;
+use crate::sink::KafkaSink;
+
+/// Every header whose presence (never its value) is recorded in a dead letter.
+const SIGNATURE_HEADERS: [&str; 4] = [
+    META_SIGNATURE_HEADER,
+    HUB_SIGNATURE_HEADER,
+    X_SIGNATURE_HEADER,
+    GENERIC_SIGNATURE_HEADER,
+];
+
+/// Longest header value copied into a dead letter; enough for any real user agent.
+const MAX_DEAD_LETTER_HEADER_LEN: usize = 256;
+
+/// What the handlers share.
+pub struct AppState {
+    pub settings: Settings,
+    pub sink: KafkaSink,
+    pub metrics: IngestMetrics,
+    /// `max_in_flight` permits: a delivery holds one from before its body is read until it is
+    /// answered, so memory and broker queue use stay bounded under any load.
+    pub permits: Semaphore,
+}
+
+/// The webhook routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/webhooks/meta", get(meta_handshake).post(meta))
+        .route("/webhooks/x", get(x_crc).post(x))
+        .route("/webhooks/mastodon", post(mastodon))
+        .route(
+            "/webhooks/mastodon/{account_id}",
+            post(mastodon_for_account),
+        )
+        .route("/webhooks/generic", post(generic))
+        .with_state(state)
+}
+
+/// The endpoint families; `label` is the bounded `platform` metric label.
+#[derive(Debug, Clone, Copy)]
+enum Family {
+    Meta,
+    X,
+    Mastodon,
+    Generic,
+}
+
+impl Family {
+    fn label(self) -> &'static str {
+        match self {
+            Family::Meta => "meta",
+            Family::X => "x",
+            Family::Mastodon => "mastodon",
+            Family::Generic => "generic",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Family::Meta => "/webhooks/meta",
+            Family::X => "/webhooks/x",
+            Family::Mastodon => "/webhooks/mastodon",
+            Family::Generic => "/webhooks/generic",
+        }
+    }
+
+    fn secrets(self, settings: &Settings) -> Option<&Secrets> {
+        let s = &settings.secrets;
+        match self {
+            Family::Meta => s.meta.as_ref(),
+            Family::X => s.x.as_ref(),
+            Family::Mastodon => s.mastodon.as_ref(),
+            Family::Generic => s.generic.as_ref(),
+        }
+    }
+}
+
+async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    deliver(&state, Family::Meta, Endpoint::Meta, None, headers, body).await
+}
+
+async fn x(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    deliver(&state, Family::X, Endpoint::X, None, headers, body).await
+}
+
+async fn mastodon(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let endpoint = Endpoint::Mastodon { account_id: None };
+    deliver(&state, Family::Mastodon, endpoint, None, headers, body).await
+}
+
+async fn mastodon_for_account(
+    State(state): State<Arc<AppState>>,
+    Path(account_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let source = format!("{}/{account_id}", Family::Mastodon.path());
+    let endpoint = Endpoint::Mastodon {
+        account_id: Some(account_id),
+    };
+    deliver(
+        &state,
+        Family::Mastodon,
+        endpoint,
+        Some(source),
+        headers,
+        body,
+    )
+    .await
+}
+
+async fn generic(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    deliver(
+        &state,
+        Family::Generic,
+        Endpoint::Generic,
+        None,
+        headers,
+        body,
+    )
+    .await
+}
+
+/// GET /webhooks/meta: echo `hub.challenge` when the verify token matches, else 403.
+async fn meta_handshake(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let started = Instant::now();
+    let result = (|| {
+        Family::Meta
+            .secrets(&state.settings)
+            .ok_or(DeliveryError::Disabled {
+                endpoint: Family::Meta.path(),
+            })?;
+        let Some(tokens) = &state.settings.secrets.meta_verify_token else {
+            tracing::warn!("Meta handshake refused: ingest.meta.verify_token is not configured");
+            return Err(IngestError::from(HandshakeError::TokenMismatch).into());
+        };
+        signature::meta_handshake(query.as_deref().unwrap_or(""), tokens)
+            .map_err(|e| DeliveryError::from(IngestError::from(e)))
+    })();
+    let response = result.map(|challenge| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge,
+        )
+    });
+    handshake_done(&state, Family::Meta, started, response)
+}
+
+/// GET /webhooks/x: answer the CRC check with the signed `response_token`.
+async fn x_crc(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+    let started = Instant::now();
+    let result = (|| {
+        let secrets = Family::X
+            .secrets(&state.settings)
+            .ok_or(DeliveryError::Disabled {
+                endpoint: Family::X.path(),
+            })?;
+        let token = signature::x_crc_token(query.as_deref().unwrap_or(""))
+            .map_err(|e| DeliveryError::from(IngestError::from(e)))?;
+        Ok(signature::x_crc_response(&token, secrets))
+    })();
+    let response = result.map(|body| {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+    });
+    handshake_done(&state, Family::X, started, response)
+}
+
+fn handshake_done(
+    state: &AppState,
+    family: Family,
+    started: Instant,
+    result: Result<impl IntoResponse, DeliveryError>,
+) -> Response {
+    let (outcome, response) = match result {
+        Ok(ok) => (Outcome::HandshakeOk, ok.into_response()),
+        Err(err) => {
+            let (status, outcome, _) = err.status();
+            tracing::info!(
+                endpoint = family.path(),
+                status = status.as_u16(),
+                outcome = outcome.as_str(),
+                "handshake refused"
+            );
+            tracing::debug!(endpoint = family.path(), error = %err, "handshake refusal detail");
+            (outcome, err.into_response())
+        }
+    };
+    state
+        .metrics
+        .request_finished(family.label(), outcome, started.elapsed());
+    response
+}
+
+/// A POST delivery from start to answer, with its outcome counted and logged once.
+async fn deliver(
+    state: &AppState,
+    family: Family,
+    endpoint: Endpoint,
+    source: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let result = try_deliver(state, family, &endpoint, source, &headers, body, started).await;
+    let elapsed = started.elapsed();
+    let (outcome, response) = match result {
+        Ok(events) => {
+            tracing::debug!(
+                endpoint = family.path(),
+                events,
+                elapsed_us = elapsed.as_micros() as u64,
+                "delivery accepted"
+            );
+            (Outcome::Accepted, StatusCode::OK.into_response())
+        }
+        Err(err) => {
+            log_refusal(family, &err);
+            (err.status().1, err.into_response())
+        }
+    };
+    state
+        .metrics
+        .request_finished(family.label(), outcome, elapsed);
+    response
+}
+
+fn log_refusal(family: Family, err: &DeliveryError) {
+    let (status, outcome, _) = err.status();
+    let (endpoint, status, outcome) = (family.path(), status.as_u16(), outcome.as_str());
+    match err {
+        DeliveryError::Internal { .. } => {
+            tracing::error!(endpoint, status, error = %error_chain(err), "delivery failed")
+        }
+        DeliveryError::Overloaded { .. } | DeliveryError::Unavailable { .. } => {
+            tracing::warn!(endpoint, status, outcome, error = %err, "delivery not acked, asking to retry")
+        }
+        DeliveryError::Disabled { .. }
+        | DeliveryError::Rejected(_)
+        | DeliveryError::BodyRead(_) => {
+            tracing::info!(endpoint, status, outcome, "delivery refused");
+            // The detail may name an account id: debug level only.
+            tracing::debug!(endpoint, error = %error_chain(err), "delivery refusal detail");
+        }
+    }
+}
+
+async fn try_deliver(
+    state: &AppState,
+    family: Family,
+    endpoint: &Endpoint,
+    source: Option<String>,
+    headers: &HeaderMap,
+    body: Body,
+    started: Instant,
+) -> Result<usize, DeliveryError> {
+    let settings = &state.settings;
+    let secrets = family.secrets(settings).ok_or(DeliveryError::Disabled {
+        endpoint: family.path(),
+    })?;
+    // Refuse a declared oversize body before it costs a permit or a byte of memory.
+    if let Some(declared) = content_length(headers) {
+        IngestError::check_size(declared, settings.max_body_bytes)?;
+    }
+    // One deadline for the whole delivery: waiting for capacity and waiting for acks share it,
+    // so a platform never waits much longer than `ack_timeout` for its answer.
+    let deadline = started + settings.ack_timeout;
+    let _permit = match tokio::time::timeout_at(deadline.into(), state.permits.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(closed)) => return Err(DeliveryError::internal("in-flight permits closed", closed)),
+        Err(_elapsed) => {
+            return Err(DeliveryError::Overloaded {
+                waited: settings.ack_timeout,
+            })
+        }
+    };
+    let _in_flight = state.metrics.in_flight();
+    let body = read_body(body, settings.max_body_bytes).await?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let received_at_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+    let now_unix = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+
+    signature::verify(endpoint, &HttpHeaders(headers), &body, secrets, now_unix)
+        .map_err(IngestError::from)?;
+
+    let mut events =
+        match rapport_ingest::normalize(endpoint, &body, received_at_ms, &settings.directory) {
+            Ok(events) => events,
+            Err(refused) => {
+                let source = source.unwrap_or_else(|| family.path().to_owned());
+                return Err(dead_letter_then_refuse(
+                    state,
+                    refused,
+                    source,
+                    headers,
+                    body,
+                    received_at_ms,
+                    deadline,
+                )
+                .await);
+            }
+        };
+    if !settings.keep_text {
+        for event in &mut events {
+            event.text = None;
+        }
+    }
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let produce_time = state.sink.produce_events(&events, deadline).await?;
+    state.metrics.events_acked(&events, produce_time);
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for e in &events {
+            tracing::debug!(event_id = %e.event_id, brand_id = %e.brand_id, kind = e.kind.as_str(), "event acked");
+        }
+    }
+    Ok(events.len())
+}
+
+/// Keep a refused-but-authentic delivery on the dead-letter topic, then answer with the
+/// refusal; if the dead letter cannot be written, answer 503 so the platform retries and the
+/// delivery is not lost.
+async fn dead_letter_then_refuse(
+    state: &AppState,
+    refused: IngestError,
+    source: String,
+    headers: &HeaderMap,
+    body: Bytes,
+    received_at_ms: i64,
+    deadline: Instant,
+) -> DeliveryError {
+    let Some(reason) = refused.dead_letter_reason() else {
+        return refused.into();
+    };
+    let dead_letter = DeadLetter {
+        dead_letter_id: dead_letter_id(&source, &body),
+        stage: Stage::Ingest,
+        reason: reason.to_owned(),
+        detail: refused.to_string(),
+        source,
+        headers: dead_letter_headers(headers),
+        payload: body.to_vec(),
+        partition: None,
+        offset: None,
+        occurred_at: received_at_ms,
+    };
+    match state.sink.produce_dead_letter(&dead_letter, deadline).await {
+        Ok(()) => {
+            state.metrics.dead_lettered(reason);
+            tracing::info!(reason, dead_letter_id = %dead_letter.dead_letter_id, "delivery dead-lettered");
+            refused.into()
+        }
+        Err(err) => err,
+    }
+}
+
+/// Deterministic, so a platform retry of the same bad delivery has the same id.
+fn dead_letter_id(source: &str, payload: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(Stage::Ingest.as_str());
+    h.update([0]);
+    h.update(source);
+    h.update([0]);
+    h.update(payload);
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The headers a dead letter keeps: content type and user agent (truncated), and the names of
+/// the signature headers that were present, with a placeholder instead of the value.
+pub fn dead_letter_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
+    let mut kept = BTreeMap::new();
+    for name in [header::CONTENT_TYPE, header::USER_AGENT] {
+        if let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) {
+            let cut = floor_char_boundary(value, MAX_DEAD_LETTER_HEADER_LEN);
+            kept.insert(name.as_str().to_owned(), value[..cut].to_owned());
+        }
+    }
+    for name in SIGNATURE_HEADERS {
+        if headers.contains_key(name) {
+            kept.insert(name.to_ascii_lowercase(), "present".to_owned());
+        }
+    }
+    kept
+}
+
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if s.len() <= max {
+        return s.len();
+    }
+    (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Read the whole body, refusing it with 413 as soon as it passes `limit` (a chunked body has
+/// no length to check up front).
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, DeliveryError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(IngestError::TooLarge { limit }.into())
+        }
+        Err(err) => Err(DeliveryError::BodyRead(axum::Error::new(err))),
+    }
+}
+
+/// Header access for the core's signature checks.
+struct HttpHeaders<'a>(&'a HeaderMap);
+
+impl Headers for HttpHeaders<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.0.get(name).and_then(|v: &HeaderValue| v.to_str().ok())
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::stream;
+
+    use super::*;
+
+    #[test]
+    fn dead_letters_keep_signature_header_names_but_never_their_values() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "X-Hub-Signature-256",
+            HeaderValue::from_static("sha256=deadbeef"),
+        );
+        h.insert(
+            "x-twitter-webhooks-signature",
+            HeaderValue::from_static("sha256=c2VjcmV0"),
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static("facebookexternalua"),
+        );
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer hunter2"),
+        );
+        let kept = dead_letter_headers(&h);
+        let expected: BTreeMap<String, String> = [
+            ("content-type", "application/json"),
+            ("user-agent", "facebookexternalua"),
+            ("x-hub-signature-256", "present"),
+            ("x-twitter-webhooks-signature", "present"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(kept, expected);
+        let all = format!("{kept:?}");
+        assert!(!all.contains("deadbeef") && !all.contains("c2VjcmV0") && !all.contains("hunter2"));
+    }
+
+    #[test]
+    fn long_user_agents_are_cut_on_a_character_boundary() {
+        let mut h = HeaderMap::new();
+        let ua = "é".repeat(200); // 400 bytes
+        h.insert(
+            header::USER_AGENT,
+            HeaderValue::from_str(&ua).expect("header"),
+        );
+        // Non-ASCII header values are not `to_str`-able: they are skipped, not mangled.
+        assert!(!dead_letter_headers(&h).contains_key("user-agent"));
+        assert_eq!(floor_char_boundary(&ua, 255), 254);
+        assert_eq!(floor_char_boundary("short", 255), 5);
+    }
+
+    #[test]
+    fn dead_letter_ids_are_deterministic_per_source_and_payload() {
+        let a = dead_letter_id("/webhooks/meta", b"{}");
+        assert_eq!(a, dead_letter_id("/webhooks/meta", b"{}"));
+        assert_ne!(a, dead_letter_id("/webhooks/x", b"{}"));
+        assert_ne!(a, dead_letter_id("/webhooks/meta", b"{ }"));
+        assert_eq!(a.len(), 32);
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_over_the_limit_is_refused_with_413() {
+        let chunks =
+            stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'a'; 100]))));
+        let err = read_body(Body::from_stream(chunks), 799).await.unwrap_err();
+        assert_eq!(err.status().0, StatusCode::PAYLOAD_TOO_LARGE);
+
+        let chunks =
+            stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'a'; 100]))));
+        let body = read_body(Body::from_stream(chunks), 800)
+            .await
+            .expect("at the limit");
+        assert_eq!(body.len(), 800);
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_is_a_400_not_a_413() {
+        let chunks = stream::iter([
+            Ok(Bytes::from_static(b"{")),
+            Err(std::io::Error::other("connection reset")),
+        ]);
+        let err = read_body(Body::from_stream(chunks), 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::BodyRead(_)));
+        assert_eq!(err.status().0, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn content_length_is_read_when_it_is_a_number() {
+        let mut h = HeaderMap::new();
+        assert_eq!(content_length(&h), None);
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("2048"));
+        assert_eq!(content_length(&h), Some(2048));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("lots"));
+        assert_eq!(content_length(&h), None);
+    }
+}

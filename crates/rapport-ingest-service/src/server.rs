@@ -1,0 +1,209 @@
+//! Starting and stopping the ingest service: build the producer, metrics and state, bind the
+//! public port (port 0 works, the bound address is returned), keep the `kafka` health
+//! component in step with the broker, and on shutdown drain in order — readiness goes 503,
+//! the listener stops accepting, in-flight deliveries finish within a drain budget, and the
+//! producer is flushed.
+//!
+//! The process-level wiring (signals, admin port, telemetry) is in `lib.rs`'s [`crate::run`];
+//! this module is what tests start in-process.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::Registry;
+use rapport_kafka::rdkafka::producer::{FutureProducer, Producer};
+use rapport_kafka::KafkaSetupError;
+use rapport_runtime::{Config, Health, HealthHandle, Shutdown};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::http::{router, AppState};
+use crate::metrics::IngestMetrics;
+use crate::settings::{Settings, SettingsError};
+use crate::sink::KafkaSink;
+
+/// How often the broker is asked for metadata to decide readiness.
+const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// How long one readiness probe may wait for the broker.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Extra time on top of the ack timeout for in-flight deliveries to be answered at shutdown.
+const DRAIN_MARGIN: Duration = Duration::from_secs(2);
+/// Budget for handing librdkafka's queue to the broker after the server stopped.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid ingest settings")]
+    Settings(#[from] SettingsError),
+    #[error("cannot create the Kafka producer")]
+    Kafka(#[from] KafkaSetupError),
+    #[error("cannot register the ingest metrics")]
+    Metrics(#[from] prometheus::Error),
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The service failed while running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("the webhook server failed")]
+    Serve(#[source] std::io::Error),
+    #[error("the producer could not flush every queued record within {0:?}")]
+    Flush(
+        Duration,
+        #[source] rapport_kafka::rdkafka::error::KafkaError,
+    ),
+    #[error("the server task panicked or was cancelled")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+/// A running ingest service.
+pub struct IngestServer {
+    addr: SocketAddr,
+    task: JoinHandle<Result<(), ServeError>>,
+}
+
+impl IngestServer {
+    /// The bound public address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Wait until the service has stopped (after `shutdown` was triggered) and drained.
+    pub async fn stopped(self) -> Result<(), ServeError> {
+        self.task.await.map_err(ServeError::Task)?
+    }
+}
+
+/// Start the webhook server on `config.ingest.listen`, with its metrics in `registry` and a
+/// `kafka` component in `health`; it runs until `shutdown` is triggered.
+pub async fn start(
+    config: &Config,
+    registry: &Registry,
+    health: &Health,
+    shutdown: Shutdown,
+) -> Result<IngestServer, StartError> {
+    let settings = Settings::from_config(config)?;
+    let producer = rapport_kafka::producer(&config.kafka)?;
+    let metrics = IngestMetrics::register(registry)?;
+    let drain = settings.ack_timeout + DRAIN_MARGIN;
+    let probe_topic = settings.interactions_topic.clone();
+    let state = Arc::new(AppState {
+        permits: Semaphore::new(settings.max_in_flight),
+        sink: KafkaSink::new(
+            producer.clone(),
+            settings.interactions_topic.clone(),
+            settings.deadletter_topic.clone(),
+        ),
+        settings,
+        metrics,
+    });
+    let addr = config.ingest.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })?;
+
+    let kafka_health = health.register("kafka", None);
+    tokio::spawn(probe_broker(
+        producer.clone(),
+        probe_topic,
+        kafka_health,
+        shutdown.clone(),
+    ));
+
+    let health = health.clone();
+    let stop = shutdown.clone();
+    let signal = async move {
+        stop.wait().await;
+        // Readiness first, so load balancers stop routing here while we drain.
+        health.begin_shutdown();
+        tracing::info!("ingest: shutdown begun, no longer ready; draining in-flight deliveries");
+    };
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        let drain_deadline = async {
+            shutdown.wait().await;
+            tokio::time::sleep(drain).await;
+        };
+        tokio::select! {
+            served = serve => served.map_err(ServeError::Serve)?,
+            () = drain_deadline => {
+                tracing::warn!(?drain, "ingest: drain budget spent; closing the remaining connections");
+            }
+        }
+        flush(producer).await
+    });
+    Ok(IngestServer { addr: local, task })
+}
+
+async fn flush(producer: FutureProducer) -> Result<(), ServeError> {
+    let flushed = tokio::task::spawn_blocking(move || producer.flush(FLUSH_TIMEOUT))
+        .await
+        .map_err(ServeError::Task)?;
+    flushed.map_err(|e| ServeError::Flush(FLUSH_TIMEOUT, e))?;
+    tracing::info!("ingest: producer flushed, stopped");
+    Ok(())
+}
+
+/// Ready = the broker answers a metadata request and knows the interactions topic.
+async fn probe_broker(
+    producer: FutureProducer,
+    topic: String,
+    health: HealthHandle,
+    shutdown: Shutdown,
+) {
+    let mut was_ready = None;
+    loop {
+        let p = producer.clone();
+        let t = topic.clone();
+        let verdict = tokio::task::spawn_blocking(move || {
+            let metadata = p
+                .client()
+                .fetch_metadata(Some(&t), PROBE_TIMEOUT)
+                .map_err(|e| format!("broker unreachable: {e}"))?;
+            let known = metadata
+                .topics()
+                .iter()
+                .any(|m| m.name() == t && m.error().is_none() && !m.partitions().is_empty());
+            if known {
+                Ok(())
+            } else {
+                Err(format!("topic {t} does not exist"))
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("probe task failed: {e}")));
+        let ready = verdict.is_ok();
+        match verdict {
+            Ok(()) => health.set_ready(),
+            Err(detail) => {
+                if was_ready != Some(false) {
+                    tracing::warn!(%detail, "ingest: Kafka not ready");
+                }
+                health.set_not_ready(detail);
+            }
+        }
+        if ready && was_ready != Some(true) {
+            tracing::info!("ingest: Kafka reachable, ready");
+        }
+        was_ready = Some(ready);
+        tokio::select! {
+            () = shutdown.wait() => return,
+            () = tokio::time::sleep(PROBE_INTERVAL) => {}
+        }
+    }
+}
