@@ -147,17 +147,16 @@ fn acme() -> BrandConfig {
     toml::from_str(text).expect("brand config")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worked_example_of_metrics_md_comes_out_of_clickhouse() {
-    let config = Config {
+fn test_config(name: &str) -> Config {
+    Config {
         kafka: KafkaConfig {
-            interactions_topic: unique_name("rapport.test.worked"),
-            deadletter_topic: unique_name("rapport.test.worked.dl"),
+            interactions_topic: unique_name(&format!("rapport.test.{name}")),
+            deadletter_topic: unique_name(&format!("rapport.test.{name}.dl")),
             ..kafka_config()
         },
-        clickhouse: clickhouse_config("worked"),
+        clickhouse: clickhouse_config(name),
         process: ProcessConfig {
-            group_id: unique_name("rapport-test-worked"),
+            group_id: unique_name(&format!("rapport-test-{name}")),
             flush_interval: Duration::from_millis(100),
             checkpoint_interval: Duration::from_secs(1),
             idle_advance: Duration::from_millis(500),
@@ -165,17 +164,104 @@ async fn the_worked_example_of_metrics_md_comes_out_of_clickhouse() {
         },
         brands: vec![acme()],
         ..Config::default()
-    };
+    }
+}
 
+const GENERIC_SECRET: &str = "worked-example-generic-secret";
+
+/// The event as rapport's generic webhook JSON (schemas/json/generic_event.v1.schema.json).
+fn generic_json(e: &InteractionEvent) -> serde_json::Value {
+    let party =
+        |p: &Party| serde_json::json!({ "id": p.id, "handle": p.handle, "followers": p.followers });
+    let mut v = serde_json::json!({
+        "id": e.event_id,
+        "platform": e.platform.as_str(),
+        "account_id": e.brand_account_id,
+        "kind": e.kind.as_str(),
+        "direction": e.direction.as_str(),
+        "channel": e.channel.as_str(),
+        "actor": party(&e.actor),
+        "object_id": e.object_id,
+        "text": e.text,
+        "occurred_at": e.occurred_at,
+    });
+    if let Some(a) = &e.addressed {
+        v["addressed"] = party(a);
+    }
+    if let Some(p) = &e.parent_id {
+        v["parent_id"] = serde_json::json!(p);
+    }
+    if let Some(r) = &e.reaction {
+        v["reaction"] = serde_json::json!(r);
+    }
+    v
+}
+
+/// POST a signed body over plain HTTP/1.1; returns the status code.
+async fn post(addr: std::net::SocketAddr, path: &str, body: &[u8], signature: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to ingest");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n\
+         X-Rapport-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("write head");
+    stream.write_all(body).await.expect("write body");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("read response");
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line")
+}
+
+/// The whole pipeline: signed webhooks into `rapport ingest`, the real broker, the processor,
+/// ClickHouse, and the scorecard `rapport report --format json` prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worked_example_through_signed_webhooks() {
+    let mut config = test_config("worked_hooks");
+    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    config.ingest.generic.secret =
+        rapport_runtime::Secrets::new(vec![rapport_runtime::Secret::new(GENERIC_SECRET)])
+            .expect("one secret");
+    prepare(&config).await;
+    let shutdown = Shutdown::new();
+    let ingest = rapport_ingest_service::start(
+        &config,
+        &prometheus::Registry::new(),
+        &Health::new(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("ingest did not start: {e}; {STACK_HINT}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    for e in worked_example() {
+        let body = serde_json::to_vec(&generic_json(&e)).expect("json");
+        let signature =
+            rapport_ingest::signature::sign_generic(&body, GENERIC_SECRET.as_bytes(), now);
+        let status = post(ingest.addr(), "/webhooks/generic", &body, &signature).await;
+        assert_eq!(status, 200, "ingest refused event {}", e.event_id);
+    }
+    shutdown.trigger();
+    process_and_check(&config).await;
+}
+
+/// Events straight onto the topic, as ingest would produce them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worked_example_of_metrics_md_comes_out_of_clickhouse() {
+    let config = test_config("worked");
+    prepare(&config).await;
     let k = &config.kafka;
-    rapport_kafka::ensure_topics(k, &[&k.interactions_topic, &k.deadletter_topic], 3)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
-    let server = rapport_clickhouse::server_client(&config.clickhouse);
-    rapport_clickhouse::migrate(&server, &config.clickhouse.database)
-        .await
-        .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
-
     let producer = rapport_kafka::producer(k).expect("producer");
     let codec = EventCodec::new();
     for e in worked_example() {
@@ -191,6 +277,24 @@ async fn the_worked_example_of_metrics_md_comes_out_of_clickhouse() {
             .unwrap_or_else(|(err, _)| panic!("broker did not ack: {err}; {STACK_HINT}"));
     }
 
+    process_and_check(&config).await;
+}
+
+async fn prepare(config: &Config) {
+    let k = &config.kafka;
+    rapport_kafka::ensure_topics(k, &[&k.interactions_topic, &k.deadletter_topic], 3)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
+    let server = rapport_clickhouse::server_client(&config.clickhouse);
+    rapport_clickhouse::migrate(&server, &config.clickhouse.database)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
+}
+
+/// Run the processor over the topic, compute the scorecard at Wed 12:00 and check every figure
+/// of METRICS.md §8; then stop and drop the database.
+async fn process_and_check(config: &Config) {
+    let server = rapport_clickhouse::server_client(&config.clickhouse);
     let shutdown = Shutdown::new();
     let processor = {
         let (config, shutdown) = (config.clone(), shutdown.clone());
