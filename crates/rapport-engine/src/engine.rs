@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
 use crate::daily::{set_backlog, BpState, DayAgg};
-use crate::hash::{hash_str, key_hash, StableMap};
+use crate::hash::{hash_str, key_hash, FastMap};
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
 use crate::sketch::QuantileSketch;
 use crate::threads::{Cohort, ThreadStore};
-use crate::touch::{analyze_reply, content_words, ContentWords, ReplyFeatures};
+use crate::touch::{analyze_reply_with, content_words_with, ContentWords, ReplyFeatures, Tokens};
 use crate::{ConfigError, SnapshotError};
 
 /// Leading bytes of every snapshot.
@@ -114,7 +114,7 @@ pub(crate) struct State {
     pub max_seen: i64,
     pub started: bool,
     pub buffer: VecDeque<Item>,
-    pub dedup: StableMap<u64, i64>,
+    pub dedup: FastMap<u64, i64>,
     pub brands: Vec<String>,
     pub bps: Vec<BpState>,
     pub store: ThreadStore,
@@ -122,14 +122,14 @@ pub(crate) struct State {
     /// Next cohort sequence number each time-based stage will settle (see `rules::Stage`).
     pub cursors: [u64; 5],
     pub sla: BinaryHeap<Reverse<(i64, u64)>>,
-    pub days: StableMap<u64, DayAgg>,
+    pub days: FastMap<u64, DayAgg>,
     /// Follow edges per key: bit 0 brand follows user, bit 1 user follows brand.
-    pub edges: StableMap<u64, u8>,
+    pub edges: FastMap<u64, u8>,
     pub new_followers: VecDeque<NewFollower>,
     /// Content words of each user's latest inbound item, with its time.
-    pub ctx: StableMap<u64, (i64, ContentWords)>,
+    pub ctx: FastMap<u64, (i64, ContentWords)>,
     /// Latest thread of keys whose slot is gone, for the return-rate window.
-    pub recent: StableMap<u64, u32>,
+    pub recent: FastMap<u64, u32>,
     pub fingerprints: FingerprintIndex,
     pub next_boundary: i64,
     pub next_sweep: i64,
@@ -145,19 +145,21 @@ pub struct Engine {
     pub(crate) max_pending: i64,
     pub(crate) lateness: i64,
     pub(crate) stage_ms: [i64; 5],
-    pub(crate) configured: StableMap<String, BusinessCalendar>,
+    pub(crate) configured: FastMap<String, BusinessCalendar>,
     pub(crate) cals: Vec<BusinessCalendar>,
     pub(crate) default_cal: BusinessCalendar,
-    pub(crate) brand_lookup: StableMap<String, u32>,
-    pub(crate) bp_lookup: StableMap<u64, u32>,
+    pub(crate) brand_lookup: FastMap<String, u32>,
+    pub(crate) bp_lookup: FastMap<u64, u32>,
     pub(crate) st: State,
+    /// Token buffer reused by every text analysed at intake (not state: never snapshotted).
+    pub(crate) scratch: Tokens,
 }
 
 impl Engine {
     /// Builds an engine; refuses invalid settings (unknown timezone, malformed hours, ...).
     pub fn new(config: EngineConfig, brands: Vec<BrandSettings>) -> Result<Self, ConfigError> {
         config.validate()?;
-        let mut configured = StableMap::default();
+        let mut configured = FastMap::default();
         let mut order = Vec::new();
         for b in &brands {
             let cal = BusinessCalendar::from_settings(b)?;
@@ -185,13 +187,14 @@ impl Engine {
             configured,
             cals: Vec::new(),
             default_cal,
-            brand_lookup: StableMap::default(),
-            bp_lookup: StableMap::default(),
+            brand_lookup: FastMap::default(),
+            bp_lookup: FastMap::default(),
             st: State {
                 watermark: i64::MIN,
                 max_seen: i64::MIN,
                 ..State::default()
             },
+            scratch: Tokens::default(),
         };
         for id in order {
             e.brand_index(&id);
@@ -244,12 +247,17 @@ impl Engine {
     /// Takes one event. Call in arrival order; events may be out of order by up to
     /// `allowed_lateness`. Never fails: odd events are counted, not rejected.
     pub fn process(&mut self, ev: &InteractionEvent) -> Disposition {
-        let configured = self.brand_lookup.contains_key(&ev.brand_id)
-            || self.configured.contains_key(&ev.brand_id);
-        let brand = self.brand_index(&ev.brand_id);
-        if !configured {
-            self.st.stats.unconfigured_brand_events += 1;
-        }
+        // One lookup on the hot path: a brand seen before is never counted again (only the
+        // first event of an unconfigured brand is, as before).
+        let brand = match self.brand_lookup.get(ev.brand_id.as_str()) {
+            Some(&i) => i,
+            None => {
+                if !self.configured.contains_key(&ev.brand_id) {
+                    self.st.stats.unconfigured_brand_events += 1;
+                }
+                self.brand_index(&ev.brand_id)
+            }
+        };
         let bp = self.bp_index(brand, ev.platform);
         let evh = hash_str(&ev.event_id);
         // Duplicates land on the watermark's day (the arrival's), as late items do.
@@ -258,12 +266,16 @@ impl Engine {
         } else {
             self.st.watermark
         };
-        if self.st.dedup.contains_key(&evh) {
-            self.st.stats.duplicates += 1;
-            self.agg(bp, utc_day(now)).arrival(now).duplicate_items += 1;
-            return Disposition::Duplicate;
+        match self.st.dedup.entry(evh) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.st.stats.duplicates += 1;
+                self.agg(bp, utc_day(now)).arrival(now).duplicate_items += 1;
+                return Disposition::Duplicate;
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(ev.occurred_at);
+            }
         }
-        self.st.dedup.insert(evh, ev.occurred_at);
         if ev.occurred_at < self.st.watermark {
             self.st.stats.late_items += 1;
             let w = self.st.watermark;
@@ -286,7 +298,7 @@ impl Engine {
         Disposition::Accepted
     }
 
-    fn make_item(&self, ev: &InteractionEvent, bp: u32, evh: u64) -> Item {
+    fn make_item(&mut self, ev: &InteractionEvent, bp: u32, evh: u64) -> Item {
         let user = if ev.kind == Kind::ProfileSnapshot {
             ev.actor.id.as_str()
         } else {
@@ -302,7 +314,7 @@ impl Engine {
                 counts: *p,
             },
             (k, Direction::Inbound, Some(text), _) if live && k.is_conversational() => {
-                Extra::Inbound(content_words(text))
+                Extra::Inbound(content_words_with(text, &mut self.scratch))
             }
             (k, Direction::Outbound, Some(text), _)
                 if live && k.is_conversational() && !ev.automated && !user.is_empty() =>
@@ -311,7 +323,7 @@ impl Engine {
                     .addressed
                     .as_ref()
                     .and_then(|p| p.display_name.as_deref());
-                Extra::Reply(Box::new(analyze_reply(text, name)))
+                Extra::Reply(Box::new(analyze_reply_with(text, name, &mut self.scratch)))
             }
             _ => Extra::None,
         };

@@ -1,7 +1,9 @@
 //! Stable 64-bit hashing. Thread ids, dedup keys and SimHash shingles must be identical across
 //! processes, restarts and Rust releases, so nothing here uses `std`'s randomly seeded or
 //! unspecified hashers. It is not collision-resistant against an adversary; the inputs are
-//! platform ids and message text, and a collision only merges two counters.
+//! platform ids and message text, and a collision only merges two counters. [`FastHasher`] is
+//! the cheap hasher of the engine's in-memory maps only (deterministic too, but free to change:
+//! its values are never stored or emitted).
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -81,8 +83,8 @@ impl Hasher for StableHasher {
     }
 }
 
-/// `BuildHasher` for the engine's maps: deterministic iteration order for a given history,
-/// and cheap for keys that are already hashes.
+/// `BuildHasher` with [`StableHasher`]: deterministic iteration order for a given history.
+/// Kept for the fingerprint index, whose lookup latency was benchmarked with it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BuildStable;
 
@@ -95,7 +97,77 @@ impl BuildHasher for BuildStable {
 }
 
 pub type StableMap<K, V> = std::collections::HashMap<K, V, BuildStable>;
-pub type StableSet<K> = std::collections::HashSet<K, BuildStable>;
+
+/// Hasher of the engine's in-memory maps, whose keys are mostly already 64-bit hashes or
+/// small packed integers. One folded 64×64→128-bit multiply per word mixes both ends of the
+/// result (hashbrown takes the bucket from the low bits and the tag from the top 7), at a
+/// fraction of [`StableHasher`]'s two-finalizer cost. Hash values never leave the process and
+/// iteration order never reaches a row, so this may change freely, unlike `StableHasher`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FastHasher(u64);
+
+impl FastHasher {
+    #[inline]
+    fn add(&mut self, w: u64) {
+        let m = u128::from(self.0 ^ w) * u128::from(MUL);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+}
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(w) ^ ((bytes.len() as u64) << 56));
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildFast;
+
+impl BuildHasher for BuildFast {
+    type Hasher = FastHasher;
+    #[inline]
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher::default()
+    }
+}
+
+pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildFast>;
+pub type FastSet<K> = std::collections::HashSet<K, BuildFast>;
 
 /// Hash of one string.
 #[inline]

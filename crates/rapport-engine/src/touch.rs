@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{fmix64, hash_bytes};
+use crate::hash::{fmix64, hash_bytes, FastMap, FastSet};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -27,9 +27,11 @@ fn is_emoji(c: char) -> bool {
         | 0x2190..=0x21FF | 0x2300..=0x23FF | 0xFE0F | 0x200D | 0x20E3 | 0x3030 | 0x303D)
 }
 
+/// Case-insensitive prefix test on bytes: no lowercased copy of every token.
 fn is_url(tok: &str) -> bool {
-    let t = tok.to_ascii_lowercase();
-    t.starts_with("http://") || t.starts_with("https://") || t.starts_with("www.")
+    let b = tok.as_bytes();
+    let has = |p: &[u8]| b.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
+    has(b"http://") || has(b"https://") || has(b"www.")
 }
 
 /// A trailing agent signature: `^AB`, `*SR`, `-Name`, `–Name`, `~Jo` (1–12 letters).
@@ -90,37 +92,71 @@ impl Tokens {
     }
 }
 
+/// `(text before the last whitespace-separated token, that token)`, or `None` if there is
+/// no token. Splits exactly where `split_whitespace` would.
+fn split_last(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim_end();
+    if t.is_empty() {
+        return None;
+    }
+    match t.char_indices().rev().find(|&(_, c)| c.is_whitespace()) {
+        Some((i, c)) => Some((&t[..i], &t[i + c.len_utf8()..])),
+        None => Some(("", t)),
+    }
+}
+
+/// `text` without a trailing agent signature (`^AB`, or a lone dash then a capitalised name).
+/// A signature or dash never starts with `@`, so the leading-handle rule cannot overlap it.
+fn strip_signature(text: &str) -> &str {
+    let Some((rest, last)) = split_last(text) else {
+        return text;
+    };
+    if is_signature(last) {
+        return rest;
+    }
+    if let Some((rest2, dash)) = split_last(rest) {
+        if is_lone_dash(dash)
+            && last.chars().all(char::is_alphabetic)
+            && last.chars().next().is_some_and(char::is_uppercase)
+        {
+            // "- Sarah": a dash, then a capitalised name.
+            return rest2;
+        }
+    }
+    text
+}
+
 /// Normalizes a text (METRICS.md §5): leading @handles dropped; other handles, URLs, numbers
 /// and emoji masked; a trailing agent signature dropped; lowercase; punctuation other than
 /// in-word apostrophes removed.
 pub fn tokenize(text: &str) -> Tokens {
-    let raw: Vec<&str> = text.split_whitespace().collect();
-    let mut start = 0;
-    while start < raw.len() && raw[start].starts_with('@') {
-        start += 1;
-    }
-    let mut end = raw.len();
-    if end > start && is_signature(raw[end - 1]) {
-        end -= 1;
-    } else if end >= start + 2
-        && is_lone_dash(raw[end - 2])
-        && raw[end - 1].chars().all(char::is_alphabetic)
-        && raw[end - 1].chars().next().is_some_and(char::is_uppercase)
-    {
-        // "- Sarah": a dash, then a capitalised name.
-        end -= 2;
-    }
-    let mut out = Tokens {
-        text: String::with_capacity(text.len() + 8),
-        ends: Vec::with_capacity(end - start),
-    };
-    for tok in &raw[start..end] {
+    let mut out = Tokens::default();
+    tokenize_into(text, &mut out);
+    out
+}
+
+/// [`tokenize`] into a reused buffer: the engine tokenizes every text at intake, and two
+/// allocations per text were a measurable share of its time.
+pub fn tokenize_into(text: &str, out: &mut Tokens) {
+    out.text.clear();
+    out.ends.clear();
+    let body = strip_signature(text);
+    let mut leading = true;
+    for tok in body.split_whitespace() {
+        if leading && tok.starts_with('@') {
+            continue;
+        }
+        leading = false;
         if tok.starts_with('@') {
             out.push_mask(AT);
             continue;
         }
         if is_url(tok) {
             out.push_mask(URL);
+            continue;
+        }
+        if tok.is_ascii() {
+            push_ascii_token(out, tok.as_bytes());
             continue;
         }
         // `open` is the buffer offset where the current word started, if one is open.
@@ -132,9 +168,14 @@ pub fn tokenize(text: &str) -> Tokens {
                     out.begin();
                     open = Some(out.text.len());
                 }
-                out.text.extend(c.to_lowercase());
+                if c.is_ascii() {
+                    // Same result as `to_lowercase` for ASCII, without the iterator.
+                    out.text.push(c.to_ascii_lowercase());
+                } else {
+                    out.text.extend(c.to_lowercase());
+                }
             } else {
-                close_word(&mut out, &mut open);
+                close_word(out, &mut open);
                 if c.is_ascii_digit() {
                     while chars
                         .peek()
@@ -153,9 +194,35 @@ pub fn tokenize(text: &str) -> Tokens {
                 }
             }
         }
-        close_word(&mut out, &mut open);
+        close_word(out, &mut open);
     }
-    out
+}
+
+/// The per-character rules of `tokenize_into` for an all-ASCII token (most tokens), on bytes:
+/// ASCII letters lowercase to themselves' ASCII forms and no ASCII character is an emoji.
+fn push_ascii_token(out: &mut Tokens, b: &[u8]) {
+    let mut open: Option<usize> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        i += 1;
+        if c.is_ascii_alphabetic() || (c == b'\'' && open.is_some()) {
+            if open.is_none() {
+                out.begin();
+                open = Some(out.text.len());
+            }
+            out.text.push(char::from(c.to_ascii_lowercase()));
+        } else {
+            close_word(out, &mut open);
+            if c.is_ascii_digit() {
+                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b',') {
+                    i += 1;
+                }
+                out.push_mask(NUM);
+            }
+        }
+    }
+    close_word(out, &mut open);
 }
 
 fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
@@ -180,37 +247,99 @@ pub fn normalize(text: &str) -> String {
     tokenize(text).text
 }
 
+/// Per-bit vote counts of a SimHash, bit-sliced: byte `j` of `lanes[k]` counts the shingles
+/// with bit `8j + k` set. Eight shift-mask-adds per shingle instead of 64 scalar updates (this
+/// loop was the largest single cost of analysing a reply); lanes are flushed into `ones`
+/// before a byte can overflow.
+struct Votes {
+    lanes: [u64; 8],
+    pending: u32,
+    ones: [u32; 64],
+    n: u32,
+}
+
+impl Votes {
+    const LANE_MASK: u64 = 0x0101_0101_0101_0101;
+
+    fn new() -> Self {
+        Votes {
+            lanes: [0; 8],
+            pending: 0,
+            ones: [0; 64],
+            n: 0,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, h: u64) {
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += (h >> k) & Self::LANE_MASK;
+        }
+        self.n += 1;
+        self.pending += 1;
+        if self.pending == 255 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            for j in 0..8 {
+                self.ones[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
+            }
+            *lane = 0;
+        }
+        self.pending = 0;
+    }
+
+    /// Bit `b` is set when more shingles voted 1 than 0 for it (ties give 0).
+    fn finish(mut self) -> u64 {
+        self.flush();
+        let n = u64::from(self.n);
+        self.ones.iter().enumerate().fold(0u64, |h, (b, &c)| {
+            if 2 * u64::from(c) > n {
+                h | (1 << b)
+            } else {
+                h
+            }
+        })
+    }
+}
+
 /// 64-bit SimHash: word 3-shingles, or character 5-shingles when there are under 10 words.
 pub fn simhash_tokens(tokens: &Tokens) -> u64 {
-    let mut acc = [0i32; 64];
-    let mut add = |h: u64| {
-        for (b, slot) in acc.iter_mut().enumerate() {
-            *slot += ((h >> b) & 1) as i32 * 2 - 1;
-        }
-    };
+    let mut votes = Votes::new();
     if tokens.len() >= 10 {
         for i in 0..tokens.len() - 2 {
             let start = if i == 0 { 0 } else { tokens.ends[i - 1] + 1 };
-            add(hash_bytes(
+            votes.add(hash_bytes(
                 SHINGLE_SEED,
                 &tokens.text.as_bytes()[start..tokens.ends[i + 2]],
             ));
+        }
+    } else if tokens.text.is_ascii() {
+        // Characters are bytes: the 5-character windows need no index of char boundaries.
+        let bytes = tokens.text.as_bytes();
+        if bytes.len() < 5 {
+            votes.add(hash_bytes(SHINGLE_SEED, bytes));
+        } else {
+            for w in bytes.windows(5) {
+                votes.add(hash_bytes(SHINGLE_SEED, w));
+            }
         }
     } else {
         let idx: Vec<usize> = tokens.text.char_indices().map(|(i, _)| i).collect();
         let bytes = tokens.text.as_bytes();
         if idx.len() < 5 {
-            add(hash_bytes(SHINGLE_SEED, bytes));
+            votes.add(hash_bytes(SHINGLE_SEED, bytes));
         } else {
             for w in 0..=idx.len() - 5 {
                 let end = idx.get(w + 5).copied().unwrap_or(bytes.len());
-                add(hash_bytes(SHINGLE_SEED, &bytes[idx[w]..end]));
+                votes.add(hash_bytes(SHINGLE_SEED, &bytes[idx[w]..end]));
             }
         }
     }
-    acc.iter()
-        .enumerate()
-        .fold(0u64, |h, (b, &v)| if v > 0 { h | (1 << b) } else { h })
+    votes.finish()
 }
 
 pub fn simhash(text: &str) -> u64 {
@@ -283,20 +412,17 @@ const DEFLECTIONS: &[&str] = &[
     "contact our support",
 ];
 
-fn stopwords() -> &'static std::collections::HashSet<&'static str> {
-    static SET: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
-        std::sync::OnceLock::new();
+fn stopwords() -> &'static FastSet<&'static str> {
+    static SET: std::sync::OnceLock<FastSet<&'static str>> = std::sync::OnceLock::new();
     SET.get_or_init(|| STOPWORDS.iter().copied().collect())
 }
 
 /// Deflection phrases keyed by their first word, so a reply is scanned once.
-fn deflection_index() -> &'static std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> {
-    static MAP: std::sync::OnceLock<
-        std::collections::HashMap<&'static str, Vec<Vec<&'static str>>>,
-    > = std::sync::OnceLock::new();
+fn deflection_index() -> &'static FastMap<&'static str, Vec<Vec<&'static str>>> {
+    static MAP: std::sync::OnceLock<FastMap<&'static str, Vec<Vec<&'static str>>>> =
+        std::sync::OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: std::collections::HashMap<&'static str, Vec<Vec<&'static str>>> =
-            std::collections::HashMap::new();
+        let mut m: FastMap<&'static str, Vec<Vec<&'static str>>> = FastMap::default();
         for p in DEFLECTIONS {
             let words: Vec<&'static str> = p.split(' ').collect();
             m.entry(words[0]).or_default().push(words[1..].to_vec());
@@ -307,12 +433,15 @@ fn deflection_index() -> &'static std::collections::HashMap<&'static str, Vec<Ve
 
 fn deflects(tokens: &Tokens) -> bool {
     let idx = deflection_index();
-    let toks: Vec<&str> = tokens.iter().collect();
-    toks.iter().enumerate().any(|(i, t)| {
-        idx.get(t).is_some_and(|rests| {
+    let n = tokens.len();
+    (0..n).any(|i| {
+        idx.get(tokens.get(i)).is_some_and(|rests| {
             rests.iter().any(|rest| {
-                toks.len() > i + rest.len()
-                    && rest.iter().enumerate().all(|(j, w)| toks[i + 1 + j] == *w)
+                n > i + rest.len()
+                    && rest
+                        .iter()
+                        .enumerate()
+                        .all(|(j, w)| tokens.get(i + 1 + j) == *w)
             })
         })
     })
@@ -368,21 +497,37 @@ impl ContentWords {
 
 /// Content words of an inbound item's text.
 pub fn content_words(text: &str) -> ContentWords {
-    ContentWords::from_tokens(&tokenize(text))
+    content_words_with(text, &mut Tokens::default())
+}
+
+/// [`content_words`] with a reused token buffer.
+pub fn content_words_with(text: &str, buf: &mut Tokens) -> ContentWords {
+    tokenize_into(text, buf);
+    ContentWords::from_tokens(buf)
 }
 
 /// All features of a reply addressed to someone whose display name is `display_name`.
 pub fn analyze_reply(text: &str, display_name: Option<&str>) -> ReplyFeatures {
-    let tokens = tokenize(text);
+    analyze_reply_with(text, display_name, &mut Tokens::default())
+}
+
+/// [`analyze_reply`] with a reused token buffer.
+pub fn analyze_reply_with(
+    text: &str,
+    display_name: Option<&str>,
+    tokens: &mut Tokens,
+) -> ReplyFeatures {
+    tokenize_into(text, tokens);
+    let tokens = &*tokens;
     let name = display_name.and_then(first_name);
     let addresses_by_name = name.is_some_and(|n| tokens.iter().any(|t| t == n));
-    let deflects_to_private = deflects(&tokens);
+    let deflects_to_private = deflects(tokens);
     ReplyFeatures {
-        simhash: simhash_tokens(&tokens),
+        simhash: simhash_tokens(tokens),
         exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
         addresses_by_name,
         deflects_to_private,
-        words: ContentWords::from_tokens(&tokens),
+        words: ContentWords::from_tokens(tokens),
     }
 }
 
@@ -454,6 +599,42 @@ mod tests {
         assert!(reply.words.shared_with(&inbound) >= 2);
         let generic = analyze_reply("We are looking into this for you", None);
         assert_eq!(generic.words.shared_with(&inbound), 0);
+    }
+
+    /// The scalar definition the bit-sliced `Votes` must reproduce.
+    fn reference_votes(hashes: &[u64]) -> u64 {
+        let mut acc = [0i32; 64];
+        for h in hashes {
+            for (b, slot) in acc.iter_mut().enumerate() {
+                *slot += ((h >> b) & 1) as i32 * 2 - 1;
+            }
+        }
+        acc.iter()
+            .enumerate()
+            .fold(0u64, |h, (b, &v)| if v > 0 { h | (1 << b) } else { h })
+    }
+
+    #[test]
+    fn bit_sliced_votes_match_scalar_votes() {
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        for n in [0usize, 1, 2, 5, 254, 255, 256, 511, 600] {
+            let hashes: Vec<u64> = (0..n)
+                .map(|i| {
+                    x = fmix64(x.wrapping_add(i as u64));
+                    // Skewed bits too, so counts pass 255 in one lane.
+                    if i % 3 == 0 {
+                        x | 0xFF00
+                    } else {
+                        x
+                    }
+                })
+                .collect();
+            let mut v = Votes::new();
+            for &h in &hashes {
+                v.add(h);
+            }
+            assert_eq!(v.finish(), reference_votes(&hashes), "n = {n}");
+        }
     }
 
     #[test]
