@@ -15,9 +15,9 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Brand id (as in [[brands]]).
-    #[arg(long)]
-    brand: String,
+    /// Brand id (as in [[brands]]); repeat to compare brands side by side.
+    #[arg(long, required = true)]
+    brand: Vec<String>,
     /// One platform (facebook, instagram, x, mastodon, ...); default: all.
     #[arg(long, default_value = "")]
     platform: String,
@@ -62,8 +62,8 @@ pub async fn run(args: ReportArgs, config: &Config) -> anyhow::Result<()> {
         (None, Some(a)) => a - a % 86_400,
         (None, None) => u32::MAX - 86_400,
     };
-    let params = ReportParams {
-        brand: args.brand.clone(),
+    let template = ReportParams {
+        brand: String::new(),
         platform: args.platform.clone(),
         from: args.from.as_deref().map(day).transpose()?.unwrap_or(0),
         to,
@@ -72,29 +72,67 @@ pub async fn run(args: ReportArgs, config: &Config) -> anyhow::Result<()> {
         max_pending_seconds: max_pending,
     };
     let client = rapport_clickhouse::client(&config.clickhouse);
-    let card = scorecard(&client, &params).await.with_context(|| {
-        format!(
-            "computing the scorecard in ClickHouse at {}",
-            config.clickhouse.url
-        )
-    })?;
-    print(&card, args.format)
+    let mut cards = Vec::with_capacity(args.brand.len());
+    for brand in &args.brand {
+        let params = ReportParams {
+            brand: brand.clone(),
+            ..template.clone()
+        };
+        let card = scorecard(&client, &params).await.with_context(|| {
+            format!(
+                "computing the scorecard of {brand} in ClickHouse at {} (has `rapport migrate` run?)",
+                config.clickhouse.url
+            )
+        })?;
+        cards.push(card);
+    }
+    print(&cards, args.format)
 }
 
-pub fn print(card: &Scorecard, format: Format) -> anyhow::Result<()> {
+/// One brand: its figures; several: side by side (JSON: an array; CSV and table: one column
+/// per brand).
+pub fn print(cards: &[Scorecard], format: Format) -> anyhow::Result<()> {
+    if let (Format::Json, [card]) = (format, cards) {
+        println!("{}", serde_json::to_string_pretty(card)?);
+        return Ok(());
+    }
+    if let Format::Json = format {
+        println!("{}", serde_json::to_string_pretty(cards)?);
+        return Ok(());
+    }
+    let columns: Vec<Vec<(String, String)>> =
+        cards.iter().map(flatten).collect::<anyhow::Result<_>>()?;
+    let Some(first) = columns.first() else {
+        return Ok(());
+    };
+    let value = |col: &Vec<(String, String)>, name: &str| {
+        col.iter()
+            .find(|(k, _)| k == name)
+            .map_or_else(|| "-".to_owned(), |(_, v)| v.clone())
+    };
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(card)?),
         Format::Csv => {
-            println!("figure,value");
-            for (k, v) in flatten(card)? {
-                println!("{k},{v}");
+            let header: Vec<&str> = cards.iter().map(|c| c.brand_id.as_str()).collect();
+            println!("figure,{}", header.join(","));
+            for (name, _) in first {
+                let row: Vec<String> = columns.iter().map(|c| value(c, name)).collect();
+                println!("{name},{}", row.join(","));
             }
         }
-        Format::Table => {
-            let rows = flatten(card)?;
-            let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-            for (k, v) in rows {
-                println!("{k:<width$}  {v}");
+        _ => {
+            let width = first.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+            let cell = columns
+                .iter()
+                .flat_map(|c| c.iter().map(|(_, v)| v.len()))
+                .max()
+                .unwrap_or(0)
+                .max(12);
+            for (name, _) in first {
+                let mut line = format!("{name:<width$}");
+                for c in &columns {
+                    line.push_str(&format!("  {:>cell$}", value(c, name)));
+                }
+                println!("{}", line.trim_end());
             }
         }
     }

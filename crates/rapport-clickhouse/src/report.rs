@@ -199,7 +199,9 @@ pub async fn scorecard(
                 .saturating_sub(p.lateness_seconds)
         }
     };
-    let end = p.to.saturating_add(86_400);
+    // Nothing after the as-of instant is known yet: the period ends on its day at the latest.
+    let to = p.to.min(as_of - as_of % 86_400);
+    let end = to.saturating_add(86_400);
     let cohort: CohortRow = client
         .query(COHORT_SQL)
         .bind(as_of)
@@ -235,7 +237,7 @@ pub async fn scorecard(
         .bind(&p.platform)
         .bind(&p.platform)
         .bind(p.from)
-        .bind(p.to)
+        .bind(to)
         .fetch_one()
         .await?;
     let follows: FollowCounts = client
@@ -243,10 +245,11 @@ pub async fn scorecard(
         .bind(&p.brand)
         .bind(&p.platform)
         .bind(&p.platform)
-        .bind(p.to)
+        .bind(to)
         .fetch_one()
         .await?;
-    Ok(assemble(p, as_of, cohort, backlog, bands, daily, follows))
+    let p = ReportParams { to, ..p.clone() };
+    Ok(assemble(&p, as_of, cohort, backlog, bands, daily, follows))
 }
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
