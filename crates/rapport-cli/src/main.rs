@@ -50,6 +50,9 @@ enum Command {
     /// Benchmark a running `rapport ingest`: signed Meta deliveries at fixed arrival rates
     /// (open loop, keep-alive HTTP/1.1), then the raw producer ceiling on the same records.
     Loadgen(LoadgenArgs),
+    /// Send a simulated month of signed webhook traffic from brands with known behaviour
+    /// (personas) to a running `rapport ingest`; --print-config prints the matching brands.
+    Simulate(rapport_simulate::SimulateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -139,6 +142,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             .await
             .context("rapport ingest")?,
         Command::Loadgen(args) => loadgen(args, &config).await?,
+        Command::Simulate(args) => rapport_simulate::run(args).await?,
         Command::Process => rapport_processor::serve(config)
             .await
             .context("rapport process")?,
