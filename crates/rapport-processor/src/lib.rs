@@ -54,6 +54,11 @@ struct Shared {
     topic: String,
     group: String,
     workers: Mutex<HashMap<i32, PartitionWorker>>,
+    /// Partitions the group currently gives this member; records of others are ignored (they
+    /// can still arrive from buffers right after a revoke).
+    assigned: Mutex<std::collections::HashSet<i32>>,
+    /// High watermark per partition from librdkafka's statistics.
+    high_watermarks: Mutex<HashMap<i32, i64>>,
     sink: Sink,
     store: StateStore,
     engine_config: EngineConfig,
@@ -71,14 +76,19 @@ struct ProcessorContext {
 impl ClientContext for ProcessorContext {
     fn stats(&self, stats: Statistics) {
         if let Some(topic) = stats.topics.get(&self.shared.topic) {
+            let mut highs = lock(&self.shared.high_watermarks);
             for (partition, p) in &topic.partitions {
-                if *partition >= 0 && p.consumer_lag >= 0 {
+                if *partition < 0 {
+                    continue;
+                }
+                if p.consumer_lag >= 0 {
                     self.shared
                         .metrics
                         .consumer_lag
                         .with_label_values(&[&partition.to_string()])
                         .set(p.consumer_lag);
                 }
+                highs.insert(*partition, p.hi_offset);
             }
         }
     }
@@ -94,6 +104,12 @@ impl ConsumerContext for ProcessorContext {
                 .map(|e| e.partition())
                 .collect();
             tracing::info!(?partitions, "partitions revoked; draining");
+            {
+                let mut assigned = lock(&self.shared.assigned);
+                for p in &partitions {
+                    assigned.remove(p);
+                }
+            }
             let shared = self.shared.clone();
             let commits = block_on_io(async move {
                 let deadline = shared.settings.drain_timeout;
@@ -111,7 +127,24 @@ impl ConsumerContext for ProcessorContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(list) = rebalance {
-            let partitions: Vec<i32> = list.elements().iter().map(|e| e.partition()).collect();
+            let partitions: Vec<i32> = list
+                .elements()
+                .iter()
+                .filter(|e| e.topic() == self.shared.topic)
+                .map(|e| e.partition())
+                .collect();
+            // A worker left from an earlier ownership (a record handled after its revoke) holds
+            // stale state: another member may have moved the partition on since. Drop it so
+            // the partition restores from the newest checkpoint.
+            {
+                let mut workers = lock(&self.shared.workers);
+                workers.retain(|p, _| !partitions.contains(p));
+                self.shared
+                    .metrics
+                    .assigned_partitions
+                    .set(workers.len() as i64);
+            }
+            *lock(&self.shared.assigned) = partitions.iter().copied().collect();
             tracing::info!(
                 ?partitions,
                 "partitions assigned; state restores on first record"
@@ -231,6 +264,8 @@ pub async fn run(
         topic: topic.clone(),
         group: group.clone(),
         workers: Mutex::new(HashMap::new()),
+        assigned: Mutex::new(std::collections::HashSet::new()),
+        high_watermarks: Mutex::new(HashMap::new()),
         engine_config,
         brands: brand_settings,
         settings,
@@ -239,7 +274,8 @@ pub async fn run(
     });
 
     let mut kafka_cfg = rapport_kafka::consumer_config(&config.kafka, &group);
-    kafka_cfg.set("statistics.interval.ms", "5000");
+    // Statistics feed the lag gauges and the log ends that gate the idle advance.
+    kafka_cfg.set("statistics.interval.ms", "1000");
     let consumer: StreamConsumer<ProcessorContext> = kafka_cfg
         .create_with_context(ProcessorContext {
             shared: shared.clone(),
@@ -286,7 +322,19 @@ pub async fn run(
                 let offset = msg.offset();
                 let payload = msg.payload().unwrap_or_default().to_vec();
                 drop(msg);
+                if !lock(&shared.assigned).contains(&partition) {
+                    shared.metrics.records.with_label_values(&["not_assigned"]).inc();
+                    continue;
+                }
                 let mut worker = take_or_restore(&shared, partition).await?;
+                if offset > worker.next_offset && worker.next_offset > 0 {
+                    // Records were skipped: another member processed them. Trust the
+                    // checkpoint, not this worker's state.
+                    tracing::info!(partition, expected = worker.next_offset, got = offset,
+                        "partition moved on elsewhere; restoring from the newest checkpoint");
+                    drop(worker);
+                    worker = take_or_restore(&shared, partition).await?;
+                }
                 let outcome = worker
                     .handle(offset, &payload, &codec, &shared.sink, &shared.metrics, &shared.shutdown, &shared.settings)
                     .await;
@@ -358,12 +406,32 @@ fn put_back(shared: &Shared, worker: PartitionWorker) {
 
 /// Flushes and checkpoints that are due; returns offsets to commit.
 async fn periodic(shared: &Shared) -> Vec<(i32, i64)> {
+    // Restore assigned partitions that have not had a record yet: a partition whose checkpoint
+    // is at its end gets none, and still has to apply the events it holds back for lateness.
+    let missing: Vec<i32> = {
+        let workers = lock(&shared.workers);
+        lock(&shared.assigned)
+            .iter()
+            .copied()
+            .filter(|p| !workers.contains_key(p))
+            .collect()
+    };
+    for p in missing {
+        match take_or_restore(shared, p).await {
+            Ok(w) if lock(&shared.assigned).contains(&p) => put_back(shared, w),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(partition = p, error = %format!("{error:#}"), "cannot restore an assigned partition")
+            }
+        }
+    }
     let partitions: Vec<i32> = lock(&shared.workers).keys().copied().collect();
     let mut commits = Vec::new();
     for p in partitions {
         let Some(mut w) = lock(&shared.workers).remove(&p) else {
             continue;
         };
+        let idle = w.wants_idle_advance(&shared.settings) && caught_up(shared, p, w.next_offset);
         match w
             .periodic(
                 &shared.sink,
@@ -371,6 +439,7 @@ async fn periodic(shared: &Shared) -> Vec<(i32, i64)> {
                 &shared.metrics,
                 &shared.shutdown,
                 &shared.settings,
+                idle,
             )
             .await
         {
@@ -381,6 +450,14 @@ async fn periodic(shared: &Shared) -> Vec<(i32, i64)> {
         put_back(shared, w);
     }
     commits
+}
+
+/// Whether `partition` has consumed the whole log, by the high watermark librdkafka reported
+/// in its last statistics (every second). Without a report, it is not caught up.
+fn caught_up(shared: &Shared, partition: i32, next_offset: i64) -> bool {
+    lock(&shared.high_watermarks)
+        .get(&partition)
+        .is_some_and(|&high| high >= 0 && next_offset >= high)
 }
 
 /// Live gauges for configured brands, summed over this replica's partitions.

@@ -76,18 +76,19 @@ impl PartitionWorker {
             || store.load(p),
         )
         .await?;
-        let (engine, next_offset, slot) = match loaded {
+        let (engine, next_offset, slot, max_seen) = match loaded {
             Some(cp) => {
-                let engine = Engine::restore(&cp.state, config, brands)
+                let (snapshot, max_seen) = split_worker_trailer(&cp.state, cp.state_version);
+                let engine = Engine::restore(snapshot, config, brands)
                     .map_err(|source| PartitionError::Restore { partition, source })?;
                 let offset = i64::try_from(cp.next_offset).unwrap_or(i64::MAX);
                 metrics
                     .state_bytes
                     .with_label_values(&[&partition.to_string()])
                     .set(cp.state.len() as i64);
-                (engine, offset, Some(cp.slot))
+                (engine, offset, Some(cp.slot), max_seen)
             }
-            None => (Engine::new(config, brands)?, 0, None),
+            None => (Engine::new(config, brands)?, 0, None, i64::MIN),
         };
         let now = Instant::now();
         Ok(PartitionWorker {
@@ -100,7 +101,10 @@ impl PartitionWorker {
             batch: Default::default(),
             last_flush: now,
             last_checkpoint: now,
-            max_seen: i64::MIN,
+            max_seen,
+            // A restored partition that gets no records idle-advances like one that just
+            // went idle, so held-back events of a checkpoint taken before the advance (or a
+            // crash right after it) still reach the tables.
             last_record: now,
         })
     }
@@ -185,13 +189,14 @@ impl PartitionWorker {
             return Ok(self.next_offset);
         }
         let started = Instant::now();
-        let state = self
+        let mut state = self
             .engine
             .snapshot()
             .map_err(|source| PartitionError::Snapshot {
                 partition: self.partition,
                 source,
             })?;
+        state.extend_from_slice(&self.max_seen.to_le_bytes());
         let slot = next_slot(self.slot);
         let p = partition_u32(self.partition);
         let next = u64::try_from(self.next_offset).unwrap_or(0);
@@ -201,7 +206,7 @@ impl PartitionWorker {
                 p,
                 slot,
                 next,
-                u32::from(SNAPSHOT_VERSION),
+                u32::from(SNAPSHOT_VERSION) | WORKER_TRAILER,
                 &state,
                 now_secs(),
             )
@@ -228,6 +233,16 @@ impl PartitionWorker {
     }
 
     /// Flush or checkpoint when due. Returns the offset to commit after a checkpoint.
+    /// Idle long enough that the events held back for lateness should be applied, if the
+    /// partition is also caught up (the caller checks the log end).
+    pub fn wants_idle_advance(&self, settings: &LoopSettings) -> bool {
+        self.max_seen > self.engine.watermark()
+            && self.last_record.elapsed() >= settings.idle_advance
+    }
+
+    /// Flush or checkpoint when due; `caught_up` says this partition has consumed everything
+    /// the log holds, so an idle advance cannot overtake records that are already written.
+    /// Returns the offset to commit after a checkpoint.
     pub async fn periodic(
         &mut self,
         sink: &Sink,
@@ -235,13 +250,13 @@ impl PartitionWorker {
         metrics: &Metrics,
         shutdown: &Shutdown,
         settings: &LoopSettings,
+        caught_up: bool,
     ) -> Result<Option<i64>, PartitionError> {
-        if self.max_seen > self.engine.watermark()
-            && self.last_record.elapsed() >= settings.idle_advance
-        {
-            // Idle: nothing later is coming for now, so stop holding events back for lateness.
-            // This is the one place wall time affects results: a record arriving after the
-            // advance but within the lateness window of `max_seen` counts as late.
+        if caught_up && self.wants_idle_advance(settings) {
+            // Idle at the end of the log: stop holding events back for lateness. Because the
+            // log end is checked, a replay or a restart (which always has records waiting)
+            // never advances early; only a record written to the topic after the advance,
+            // within the lateness window of `max_seen`, counts as late.
             self.engine
                 .advance_watermark(self.max_seen.saturating_add(1));
             self.flush(sink, shutdown).await?;
@@ -260,6 +275,26 @@ impl PartitionWorker {
             self.flush(sink, shutdown).await?;
         }
         Ok(None)
+    }
+}
+
+/// `state_version` flag: the checkpoint is the engine snapshot followed by the worker's
+/// `max_seen` (8 bytes, little endian). The idle advance moves the watermark to
+/// `max_seen + 1`, so a restored worker must know it: without it, a partition checkpointed at
+/// its end before the idle advance (then killed, or handed to another member) never applies
+/// the events it holds back for lateness, and its last minutes never reach the tables.
+const WORKER_TRAILER: u32 = 1 << 16;
+
+/// The engine snapshot and the worker's `max_seen` of a stored checkpoint. Checkpoints written
+/// before the trailer existed restore with no `max_seen` (the previous behaviour).
+fn split_worker_trailer(state: &[u8], state_version: u32) -> (&[u8], i64) {
+    if state_version & WORKER_TRAILER != 0 && state.len() >= 8 {
+        let (snapshot, tail) = state.split_at(state.len() - 8);
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(tail);
+        (snapshot, i64::from_le_bytes(bytes))
+    } else {
+        (state, i64::MIN)
     }
 }
 
@@ -297,5 +332,26 @@ impl GaugeAgg {
 
     pub fn frt_quantile(&self, q: f64) -> Option<f64> {
         self.frt.quantile(q)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_trailer_round_trips_and_old_checkpoints_restore_without_it() {
+        let mut state = b"engine-snapshot".to_vec();
+        state.extend_from_slice(&1_772_409_600_123i64.to_le_bytes());
+        let version = u32::from(SNAPSHOT_VERSION) | WORKER_TRAILER;
+        assert_eq!(
+            split_worker_trailer(&state, version),
+            (b"engine-snapshot".as_slice(), 1_772_409_600_123)
+        );
+        let old = b"engine-snapshot";
+        assert_eq!(
+            split_worker_trailer(old, u32::from(SNAPSHOT_VERSION)),
+            (old.as_slice(), i64::MIN)
+        );
     }
 }

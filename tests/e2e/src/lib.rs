@@ -65,3 +65,6 @@ where
 /// The hint every stack failure carries.
 pub const STACK_HINT: &str =
     "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";
+
+pub mod scenario;
+pub mod tables;
