@@ -85,7 +85,7 @@ fn main() -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(err) => {
-            eprintln!("rapport: {}", error_chain(&err));
+            eprintln!("rapport: {}", rapport_runtime::telemetry::error_chain(&err));
             return ExitCode::from(2);
         }
     };
@@ -224,15 +224,4 @@ async fn loadgen(args: LoadgenArgs, config: &Config) -> anyhow::Result<()> {
         println!("{report}");
     }
     Ok(())
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

@@ -266,7 +266,7 @@ fn log_refusal(family: Family, err: &DeliveryError) {
     let (endpoint, status, outcome) = (family.path(), status.as_u16(), outcome.as_str());
     match err {
         DeliveryError::Internal { .. } => {
-            tracing::error!(endpoint, status, error = %error_chain(err), "delivery failed")
+            tracing::error!(endpoint, status, error = %rapport_runtime::telemetry::error_chain(err), "delivery failed")
         }
         DeliveryError::Overloaded { .. } | DeliveryError::Unavailable { .. } => {
             tracing::warn!(endpoint, status, outcome, error = %err, "delivery not acked, asking to retry")
@@ -276,7 +276,7 @@ fn log_refusal(family: Family, err: &DeliveryError) {
         | DeliveryError::BodyRead(_) => {
             tracing::info!(endpoint, status, outcome, "delivery refused");
             // The detail may name an account id: debug level only.
-            tracing::debug!(endpoint, error = %error_chain(err), "delivery refusal detail");
+            tracing::debug!(endpoint, error = %rapport_runtime::telemetry::error_chain(err), "delivery refusal detail");
         }
     }
 }
@@ -461,17 +461,6 @@ impl Headers for HttpHeaders<'_> {
     fn header(&self, name: &str) -> Option<&str> {
         self.0.get(name).and_then(|v: &HeaderValue| v.to_str().ok())
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -23,3 +23,29 @@ pub fn init(config: &LogConfig) {
     // Already initialised: keep the first subscriber.
     drop(result);
 }
+
+/// An error and its `source()` chain on one line (`outer: inner: root`), for logs and for
+/// messages to operators.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_reads_outer_to_root() {
+        let err = Outer(std::io::Error::other("root cause"));
+        assert_eq!(super::error_chain(&err), "outer: root cause");
+    }
+}
