@@ -52,6 +52,8 @@ pub struct AppState {
     /// `max_in_flight` permits: a delivery holds one from before its body is read until it is
     /// answered, so memory and broker queue use stay bounded under any load.
     pub permits: Semaphore,
+    /// Authors of recent inbound items, to name whom a Page reply answers.
+    pub authors: crate::authors::RecentAuthors,
 }
 
 /// The webhook routes.
@@ -338,6 +340,13 @@ async fn try_deliver(
                 .await);
             }
         };
+    let attribution = state.authors.attribute(&mut events);
+    if attribution.unknown > 0 {
+        tracing::debug!(
+            unattributed = attribution.unknown,
+            "brand replies whose parent's author is not known here"
+        );
+    }
     if !settings.keep_text {
         for event in &mut events {
             event.text = None;

@@ -13,6 +13,7 @@
 //! `rapport_ingest_signature_failures_total{platform}`, `rapport_ingest_in_flight`,
 //! `rapport_ingest_request_duration_seconds{platform}`.
 
+pub mod authors;
 pub mod error;
 pub mod http;
 pub mod loadgen;

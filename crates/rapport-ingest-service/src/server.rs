@@ -98,6 +98,7 @@ pub async fn start(
     let probe_topic = settings.interactions_topic.clone();
     let state = Arc::new(AppState {
         permits: Semaphore::new(settings.max_in_flight),
+        authors: crate::authors::RecentAuthors::new(crate::authors::DEFAULT_CAPACITY),
         sink: KafkaSink::new(
             producer.clone(),
             settings.interactions_topic.clone(),
