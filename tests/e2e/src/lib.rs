@@ -62,6 +62,31 @@ where
     }
 }
 
+/// POST a body signed for `/webhooks/generic` (`X-Rapport-Signature`) over plain HTTP/1.1, one
+/// connection per request; returns the status code.
+pub async fn post_generic(
+    addr: std::net::SocketAddr,
+    body: &[u8],
+    signature: &str,
+) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let head = format!(
+        "POST /webhooks/generic HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n\
+         X-Rapport-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no HTTP status line in the response"))
+}
+
 /// The hint every stack failure carries.
 pub const STACK_HINT: &str =
     "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";

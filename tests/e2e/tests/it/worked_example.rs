@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use rapport_clickhouse::report::{scorecard, ReportParams, Scorecard};
-use rapport_e2e::{clickhouse_config, kafka_config, poll_until, unique_name, STACK_HINT};
+use rapport_e2e::{
+    clickhouse_config, kafka_config, poll_until, post_generic, unique_name, STACK_HINT,
+};
 use rapport_events::{
     Channel, Direction, EventCodec, InteractionEvent, Kind, Modifier, Party, Platform,
 };
@@ -197,31 +199,6 @@ fn generic_json(e: &InteractionEvent) -> serde_json::Value {
     v
 }
 
-/// POST a signed body over plain HTTP/1.1; returns the status code.
-async fn post(addr: std::net::SocketAddr, path: &str, body: &[u8], signature: &str) -> u16 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to ingest");
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: ingest\r\nContent-Type: application/json\r\n\
-         X-Rapport-Signature: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.expect("write head");
-    stream.write_all(body).await.expect("write body");
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .expect("read response");
-    let text = String::from_utf8_lossy(&response);
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line")
-}
-
 /// The whole pipeline: signed webhooks into `rapport ingest`, the real broker, the processor,
 /// ClickHouse, and the scorecard `rapport report --format json` prints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +226,9 @@ async fn the_worked_example_through_signed_webhooks() {
         let body = serde_json::to_vec(&generic_json(&e)).expect("json");
         let signature =
             rapport_ingest::signature::sign_generic(&body, GENERIC_SECRET.as_bytes(), now);
-        let status = post(ingest.addr(), "/webhooks/generic", &body, &signature).await;
+        let status = post_generic(ingest.addr(), &body, &signature)
+            .await
+            .expect("post to ingest");
         assert_eq!(status, 200, "ingest refused event {}", e.event_id);
     }
     shutdown.trigger();

@@ -1,0 +1,168 @@
+//! End-to-end latency on the local stack (issue 5): signed generic webhooks into `rapport
+//! ingest` at a fixed arrival rate, each opening a thread for a new user; the time from the 2xx
+//! to the thread row being visible in ClickHouse, per event, as p50/p99/max.
+//!
+//! `cargo run --release -p rapport-e2e --example bench_latency` (the local stack must run).
+//! `RAPPORT_BENCH_RATE` (1000/s), `RAPPORT_BENCH_SECONDS` (10) and `RAPPORT_BENCH_LATENESS`
+//! (the processor's `allowed_lateness`, default "1s": thread rows wait for it by design, so it
+//! is the floor of the latency) set the run. Prints a table; asserts nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rapport_e2e::{clickhouse_config, kafka_config, post_generic, unique_name};
+use rapport_runtime::config::{BrandConfig, Config, KafkaConfig, ProcessConfig};
+use rapport_runtime::{Health, Secret, Secrets, Shutdown};
+
+const SECRET: &str = "latency-bench-secret";
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], num: usize, den: usize) -> Duration {
+    let rank = (num * sorted.len()).div_ceil(den).max(1);
+    sorted[rank - 1]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let rate: u64 = env_or("RAPPORT_BENCH_RATE", 1_000);
+    let seconds: u64 = env_or("RAPPORT_BENCH_SECONDS", 10);
+    let lateness = rapport_runtime::config::parse_duration(
+        &std::env::var("RAPPORT_BENCH_LATENESS").unwrap_or_else(|_| "1s".into()),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let brand: BrandConfig = toml::from_str("id = \"acme\"\naccounts = { x = \"acme-x\" }\n")?;
+    let mut config = Config {
+        kafka: KafkaConfig {
+            interactions_topic: unique_name("rapport.latency"),
+            deadletter_topic: unique_name("rapport.latency.dl"),
+            ..kafka_config()
+        },
+        clickhouse: clickhouse_config("latency"),
+        process: ProcessConfig {
+            group_id: unique_name("rapport-latency"),
+            allowed_lateness: lateness,
+            idle_advance: Duration::from_secs(2),
+            ..ProcessConfig::default()
+        },
+        brands: vec![brand],
+        ..Config::default()
+    };
+    config.ingest.listen = "127.0.0.1:0".parse()?;
+    config.ingest.generic.secret = Secrets::new(vec![Secret::new(SECRET)])?;
+    let k = &config.kafka;
+    rapport_kafka::ensure_topics(k, &[&k.interactions_topic, &k.deadletter_topic], 8).await?;
+    let server = rapport_clickhouse::server_client(&config.clickhouse);
+    rapport_clickhouse::migrate(&server, &config.clickhouse.database).await?;
+
+    let shutdown = Shutdown::new();
+    let ingest = rapport_ingest_service::start(
+        &config,
+        &prometheus::Registry::new(),
+        &Health::new(),
+        shutdown.clone(),
+    )
+    .await?;
+    let processor = {
+        let (config, shutdown) = (config.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            rapport_processor::run(
+                &config,
+                &prometheus::Registry::new(),
+                &Health::new(),
+                shutdown,
+            )
+            .await
+        })
+    };
+    // Let the consumer join and get its partitions before the clock starts.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    let acked: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let total = rate * seconds;
+    let start = Instant::now();
+    let mut sends = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let (acked, addr) = (acked.clone(), ingest.addr());
+        sends.push(tokio::spawn(async move {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let object = format!("lat-{i}");
+            let body = serde_json::to_vec(&serde_json::json!({
+                "id": object, "platform": "x", "account_id": "acme-x", "kind": "mention",
+                "direction": "inbound", "actor": { "id": format!("user-{i}") },
+                "object_id": object, "text": "hello?", "occurred_at": now,
+            }))
+            .unwrap_or_default();
+            let signature =
+                rapport_ingest::signature::sign_generic(&body, SECRET.as_bytes(), now / 1000);
+            if let Ok(200) = post_generic(addr, &body, &signature).await {
+                acked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(object, Instant::now());
+            }
+        }));
+    }
+    for s in sends {
+        s.await?;
+    }
+    let sent_for = start.elapsed();
+
+    // Watch the threads table; each opening item's first sighting ends its latency.
+    let client = rapport_clickhouse::client(&config.clickhouse);
+    let mut seen: HashMap<String, Instant> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(60) + lateness;
+    let n_acked = acked.lock().unwrap_or_else(|p| p.into_inner()).len();
+    while seen.len() < n_acked && Instant::now() < deadline {
+        let ids: Vec<String> = client
+            .query("SELECT opening_item_id FROM threads")
+            .fetch_all()
+            .await?;
+        let now = Instant::now();
+        for id in ids {
+            seen.entry(id).or_insert(now);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.trigger();
+    processor.await??;
+    server
+        .query(&format!("DROP DATABASE {}", config.clickhouse.database))
+        .execute()
+        .await?;
+
+    let acked = acked.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut latencies: Vec<Duration> = acked
+        .iter()
+        .filter_map(|(id, ack)| seen.get(id).map(|v| v.saturating_duration_since(*ack)))
+        .collect();
+    latencies.sort();
+    anyhow::ensure!(!latencies.is_empty(), "no thread row became visible");
+    println!("| run | figure |");
+    println!("|---|---|");
+    println!(
+        "| offered | {rate} webhooks/s for {seconds} s ({total} sent in {:.1} s, {} acked) |",
+        sent_for.as_secs_f64(),
+        acked.len()
+    );
+    println!("| allowed_lateness / flush_interval / idle_advance | {lateness:?} / 1s / 2s |");
+    println!(
+        "| 2xx to thread row visible | p50 {:?}, p99 {:?}, max {:?} ({} of {} rows seen; polled every 50 ms) |",
+        percentile(&latencies, 1, 2),
+        percentile(&latencies, 99, 100),
+        latencies[latencies.len() - 1],
+        latencies.len(),
+        acked.len()
+    );
+    Ok(())
+}
