@@ -373,6 +373,7 @@ async fn take_or_restore(shared: &Shared, partition: i32) -> anyhow::Result<Part
     let worker = PartitionWorker::restore(
         partition,
         &shared.store,
+        &shared.sink,
         shared.engine_config.clone(),
         shared.brands.clone(),
         &shared.metrics,

@@ -13,7 +13,7 @@ use rapport_events::EventCodec;
 use rapport_runtime::Shutdown;
 
 use crate::metrics::Metrics;
-use crate::sink::{retry_until_ok, Interrupted, Sink};
+use crate::sink::{Interrupted, Sink};
 use crate::{now_secs, LoopSettings};
 
 /// Errors that stop the processor: they mean a bug or an incompatible deployment, and
@@ -61,21 +61,16 @@ impl PartitionWorker {
     pub async fn restore(
         partition: i32,
         store: &StateStore,
+        sink: &Sink,
         config: EngineConfig,
         brands: Vec<BrandSettings>,
         metrics: &Metrics,
         shutdown: &Shutdown,
     ) -> Result<PartitionWorker, PartitionError> {
         let p = partition_u32(partition);
-        let loaded = retry_until_ok(
-            "load checkpoint",
-            metrics,
-            &noop_health(),
-            shutdown,
-            0,
-            || store.load(p),
-        )
-        .await?;
+        let loaded = sink
+            .retry("load checkpoint", shutdown, || store.load(p))
+            .await?;
         let (engine, next_offset, slot, max_seen) = match loaded {
             Some(cp) => {
                 let (snapshot, max_seen) = split_worker_trailer(&cp.state, cp.state_version);
@@ -200,8 +195,7 @@ impl PartitionWorker {
         let slot = next_slot(self.slot);
         let p = partition_u32(self.partition);
         let next = u64::try_from(self.next_offset).unwrap_or(0);
-        let health = noop_health();
-        retry_until_ok("save checkpoint", metrics, &health, shutdown, 0, || {
+        sink.retry("save checkpoint", shutdown, || {
             store.save(
                 p,
                 slot,
@@ -300,11 +294,6 @@ fn split_worker_trailer(state: &[u8], state_version: u32) -> (&[u8], i64) {
 
 fn partition_u32(p: i32) -> u32 {
     u32::try_from(p).unwrap_or(0)
-}
-
-/// Checkpoint loads and saves report ClickHouse health through the sink's writes already.
-fn noop_health() -> rapport_runtime::HealthHandle {
-    rapport_runtime::Health::new().register("checkpoint", None)
 }
 
 /// Live gauges of one brand/platform summed over partitions.

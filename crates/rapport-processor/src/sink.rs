@@ -99,6 +99,21 @@ impl Sink {
         &self.client
     }
 
+    /// Run a ClickHouse request (checkpoint load or save) with this sink's retry policy, so its
+    /// failures show in the same metrics and readiness as row writes.
+    pub async fn retry<T, F, Fut>(
+        &self,
+        what: &str,
+        shutdown: &Shutdown,
+        attempt: F,
+    ) -> Result<T, Interrupted>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, clickhouse::error::Error>>,
+    {
+        retry_until_ok(what, &self.metrics, &self.health, shutdown, 0, attempt).await
+    }
+
     /// Insert `batch`, retrying outages with backoff until it succeeds or `shutdown` begins.
     pub async fn write_until_ok(
         &self,
