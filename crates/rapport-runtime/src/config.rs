@@ -104,7 +104,8 @@ pub struct KafkaConfig {
     /// Partitions used when rapport creates its topics.
     pub partitions: i32,
     pub replication_factor: i32,
-    /// SASL credentials, when the cluster needs them.
+    /// SASL credentials, when the cluster needs them. Both take `env:`/`file:` references.
+    #[serde(deserialize_with = "de_opt_reference")]
     pub username: Option<String>,
     pub password: Option<Secret>,
     /// Extra librdkafka properties (e.g. `"security.protocol" = "SASL_SSL"`).
@@ -133,6 +134,8 @@ pub struct ClickHouseConfig {
     /// HTTP interface, e.g. `http://127.0.0.1:8123`.
     pub url: String,
     pub database: String,
+    /// A literal or an `env:`/`file:` reference, like the password.
+    #[serde(deserialize_with = "de_reference")]
     pub user: String,
     pub password: Option<Secret>,
 }
@@ -163,6 +166,14 @@ pub struct IngestConfig {
     /// Keep message text in events (needed for personal-touch metrics). `false` drops it at
     /// the edge for privacy-sensitive deployments.
     pub keep_text: bool,
+    /// Most request header fields; more get 431.
+    pub max_header_count: usize,
+    /// Most bytes of header names and values together; more get 431.
+    pub max_header_bytes: usize,
+    /// PEM certificate chain and private key: with both set the public port speaks HTTPS only.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub rate_limit: RateLimitConfig,
     pub meta: MetaSecrets,
     pub x: XSecrets,
     pub mastodon: MastodonSecrets,
@@ -177,10 +188,47 @@ impl Default for IngestConfig {
             ack_timeout: Duration::from_secs(5),
             max_in_flight: 1024,
             keep_text: true,
+            max_header_count: 64,
+            max_header_bytes: 16 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            rate_limit: RateLimitConfig::default(),
             meta: MetaSecrets::default(),
             x: XSecrets::default(),
             mastodon: MastodonSecrets::default(),
             generic: GenericSecrets::default(),
+        }
+    }
+}
+
+/// Token buckets in front of the webhook endpoints: one per endpoint family and one per client
+/// IP. A request over either gets 429 with `Retry-After`. A rate of 0 turns that bucket off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second per endpoint family (meta, x, mastodon, generic).
+    pub per_platform: f64,
+    /// Requests an endpoint family may send at once above its sustained rate.
+    pub platform_burst: u32,
+    /// Sustained requests per second per client IP.
+    pub per_ip: f64,
+    pub ip_burst: u32,
+    /// Client IPs tracked at once; idle ones are forgotten first (bounded memory).
+    pub max_tracked_ips: usize,
+    /// Take the client IP from the last entry of this header (e.g. `x-forwarded-for`) instead
+    /// of the TCP peer; only behind a proxy that sets it.
+    pub client_ip_header: Option<String>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_platform: 10_000.0,
+            platform_burst: 20_000,
+            per_ip: 2_000.0,
+            ip_burst: 4_000,
+            max_tracked_ips: 50_000,
+            client_ip_header: None,
         }
     }
 }
@@ -211,6 +259,8 @@ pub struct GenericSecrets {
     pub secret: Secrets,
     #[serde(deserialize_with = "de_duration")]
     pub tolerance: Duration,
+    /// Event ids remembered to refuse replays inside the signature window (bounded memory).
+    pub replay_cache: usize,
 }
 
 impl Default for GenericSecrets {
@@ -218,6 +268,7 @@ impl Default for GenericSecrets {
         GenericSecrets {
             secret: Secrets::default(),
             tolerance: Duration::from_secs(300),
+            replay_cache: 100_000,
         }
     }
 }
@@ -368,6 +419,31 @@ impl Config {
         if self.ingest.max_body_bytes == 0 || self.ingest.max_in_flight == 0 {
             return rule("ingest.max_body_bytes and ingest.max_in_flight must be positive".into());
         }
+        if self.ingest.max_header_count == 0 || self.ingest.max_header_bytes == 0 {
+            return rule(
+                "ingest.max_header_count and ingest.max_header_bytes must be positive".into(),
+            );
+        }
+        if self.ingest.tls_cert.is_some() != self.ingest.tls_key.is_some() {
+            return rule(
+                "ingest.tls_cert and ingest.tls_key go together: set both or neither".into(),
+            );
+        }
+        let limits = &self.ingest.rate_limit;
+        if !(limits.per_platform.is_finite() && limits.per_platform >= 0.0)
+            || !(limits.per_ip.is_finite() && limits.per_ip >= 0.0)
+        {
+            return rule("ingest.rate_limit rates must be 0 (off) or a positive number".into());
+        }
+        if (limits.per_platform > 0.0 && limits.platform_burst == 0)
+            || (limits.per_ip > 0.0 && (limits.ip_burst == 0 || limits.max_tracked_ips == 0))
+        {
+            return rule(
+                "ingest.rate_limit: an enabled bucket needs a burst of at least 1 (and per_ip a \
+                 max_tracked_ips of at least 1)"
+                    .into(),
+            );
+        }
         if self.process.allowed_lateness >= self.process.thread_gap {
             return rule("process.allowed_lateness must be shorter than process.thread_gap".into());
         }
@@ -476,6 +552,19 @@ fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     }
 }
 
+/// A non-secret value that may still live in the environment or a mounted file (a SASL or
+/// ClickHouse user name next to its password): resolved like a [`Secret`] reference.
+fn de_reference<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let reference = String::deserialize(d)?;
+    Secret::resolve(&reference)
+        .map(|s| s.expose().to_owned())
+        .map_err(serde::de::Error::custom)
+}
+
+fn de_opt_reference<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    de_reference(d).map(Some)
+}
+
 /// Account ids are opaque strings, but TOML users (and env overrides) write big numbers bare.
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -537,6 +626,23 @@ mod tests {
         assert_eq!(c.ingest.listen, d.ingest.listen);
         assert_eq!(c.ingest.max_body_bytes, d.ingest.max_body_bytes);
         assert_eq!(c.ingest.ack_timeout, d.ingest.ack_timeout);
+        assert_eq!(c.ingest.max_header_count, d.ingest.max_header_count);
+        assert_eq!(c.ingest.max_header_bytes, d.ingest.max_header_bytes);
+        assert_eq!((&c.ingest.tls_cert, &c.ingest.tls_key), (&None, &None));
+        let (rl, drl) = (&c.ingest.rate_limit, &d.ingest.rate_limit);
+        assert_eq!(
+            (rl.per_platform, rl.platform_burst, rl.per_ip, rl.ip_burst),
+            (
+                drl.per_platform,
+                drl.platform_burst,
+                drl.per_ip,
+                drl.ip_burst
+            )
+        );
+        assert_eq!(rl.max_tracked_ips, drl.max_tracked_ips);
+        assert_eq!(rl.client_ip_header, drl.client_ip_header);
+        assert_eq!(c.ingest.generic.replay_cache, d.ingest.generic.replay_cache);
+        assert_eq!(c.ingest.generic.tolerance, d.ingest.generic.tolerance);
         assert_eq!(c.process.allowed_lateness, d.process.allowed_lateness);
         assert_eq!(c.process.max_pending, d.process.max_pending);
         assert_eq!(c.kafka.brokers, d.kafka.brokers);
@@ -584,6 +690,95 @@ mod tests {
         std::fs::write(&p, "[[brands]]\nid = \"a\"\naccounts = { facebook = 1 }\n[[brands]]\nid = \"b\"\naccounts = { facebook = \"1\" }\n").unwrap();
         let err = Config::load_with_env(Some(&p), env(&[])).unwrap_err();
         assert!(err.to_string().contains("two brands"), "{err}");
+    }
+
+    #[test]
+    fn kafka_and_clickhouse_credentials_come_from_env_and_file_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("ch-password");
+        std::fs::write(&password, "ch-secret-from-file\n").unwrap();
+        let user = dir.path().join("ch-user");
+        std::fs::write(&user, "reporting\n").unwrap();
+        std::env::set_var("RAPPORT_TEST_SASL_USER", "svc-rapport");
+        std::env::set_var("RAPPORT_TEST_SASL_PASSWORD", "sasl-secret-from-env");
+        let p = dir.path().join("r.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "[kafka]\nusername = \"env:RAPPORT_TEST_SASL_USER\"\n\
+                 password = \"env:RAPPORT_TEST_SASL_PASSWORD\"\n\
+                 [clickhouse]\nuser = \"file:{}\"\npassword = \"file:{}\"\n",
+                user.display(),
+                password.display()
+            ),
+        )
+        .unwrap();
+        let c = Config::load_with_env(Some(&p), env(&[])).unwrap();
+        assert_eq!(c.kafka.username.as_deref(), Some("svc-rapport"));
+        assert_eq!(
+            c.kafka.password.as_ref().map(Secret::expose),
+            Some("sasl-secret-from-env")
+        );
+        assert_eq!(c.clickhouse.user, "reporting");
+        assert_eq!(
+            c.clickhouse.password.as_ref().map(Secret::expose),
+            Some("ch-secret-from-file")
+        );
+        // The resolved config prints no password.
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("sasl-secret-from-env") && !shown.contains("ch-secret-from-file"));
+        // A reference that cannot be resolved refuses the whole file.
+        std::fs::write(
+            &p,
+            "[kafka]\nusername = \"env:RAPPORT_TEST_SURELY_UNSET_USER\"\n",
+        )
+        .unwrap();
+        let err = Config::load_with_env(Some(&p), env(&[])).unwrap_err();
+        assert!(
+            format!("{:?}", err).contains("RAPPORT_TEST_SURELY_UNSET_USER"),
+            "{err:?}"
+        );
+        // Literals stay literals.
+        let c = Config::load_with_env(None, env(&[("RAPPORT_KAFKA__USERNAME", "plain")])).unwrap();
+        assert_eq!(c.kafka.username.as_deref(), Some("plain"));
+        assert_eq!(c.clickhouse.user, "default");
+    }
+
+    #[test]
+    fn the_admin_port_is_loopback_unless_configured_otherwise() {
+        let c = Config::default();
+        assert!(c.admin.listen.ip().is_loopback(), "{}", c.admin.listen);
+        let c =
+            Config::load_with_env(None, env(&[("RAPPORT_ADMIN__LISTEN", "0.0.0.0:9464")])).unwrap();
+        assert!(!c.admin.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn ingest_limits_tls_and_rate_limits_are_validated() {
+        let bad = [
+            ("RAPPORT_INGEST__MAX_HEADER_COUNT", "0"),
+            ("RAPPORT_INGEST__TLS_CERT", "/etc/rapport/cert.pem"),
+            ("RAPPORT_INGEST__RATE_LIMIT__PER_IP", "-1"),
+            ("RAPPORT_INGEST__RATE_LIMIT__IP_BURST", "0"),
+        ];
+        for (var, value) in bad {
+            let err = Config::load_with_env(None, env(&[(var, value)])).unwrap_err();
+            assert!(matches!(err, ConfigError::Rule(_)), "{var}: {err:?}");
+        }
+        let c = Config::load_with_env(
+            None,
+            env(&[
+                ("RAPPORT_INGEST__TLS_CERT", "/etc/rapport/cert.pem"),
+                ("RAPPORT_INGEST__TLS_KEY", "/etc/rapport/key.pem"),
+                ("RAPPORT_INGEST__RATE_LIMIT__PER_IP", "0"),
+                ("RAPPORT_INGEST__RATE_LIMIT__IP_BURST", "0"),
+                ("RAPPORT_INGEST__RATE_LIMIT__PER_PLATFORM", "2.5"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.ingest.rate_limit.per_platform, 2.5);
+        assert_eq!(c.ingest.rate_limit.per_ip, 0.0);
+        assert!(c.ingest.tls_key.is_some());
     }
 
     #[test]
