@@ -18,6 +18,8 @@ use crate::metrics::Outcome;
 
 /// Seconds a platform is asked to wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u64 = 5;
+/// Seconds a generic sender waits when the same event is being produced by another request.
+pub const REPLAY_IN_FLIGHT_RETRY_SECS: u64 = 1;
 
 /// Why a webhook request did not end in 200.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,18 @@ pub enum DeliveryError {
     /// The body could not be read to the end (client went away, broken chunking).
     #[error("cannot read the request body")]
     BodyRead(#[source] axum::Error),
+
+    /// The client IP or the endpoint family is over its rate (429 with `Retry-After`).
+    #[error("rate limited ({by:?} bucket); retry in {retry_after_secs} s")]
+    RateLimited {
+        by: crate::rate_limit::Limited,
+        retry_after_secs: u64,
+    },
+
+    /// A generic event of this delivery is being produced by another request right now; the
+    /// sender retries and then gets 200 (done) or produces it (that request failed).
+    #[error("an event of this delivery is being produced by another request")]
+    ReplayInFlight,
 
     /// No in-flight permit within the ack timeout: too many deliveries at once.
     #[error("too many deliveries in flight; no capacity within {waited:?}")]
@@ -83,6 +97,14 @@ impl DeliveryError {
                 (status, outcome, false)
             }
             DeliveryError::BodyRead(_) => (StatusCode::BAD_REQUEST, Outcome::Malformed, false),
+            DeliveryError::RateLimited { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, Outcome::RateLimited, true)
+            }
+            DeliveryError::ReplayInFlight => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Outcome::ReplayInFlight,
+                true,
+            ),
             DeliveryError::Overloaded { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, Outcome::Overloaded, true)
             }
@@ -111,22 +133,36 @@ impl DeliveryError {
                 "no configured brand owns this account\n"
             }
             DeliveryError::Rejected(IngestError::TooLarge { .. }) => "body too large\n",
-            DeliveryError::Overloaded { .. } | DeliveryError::Unavailable { .. } => {
-                "temporarily unavailable, retry later\n"
-            }
+            DeliveryError::Overloaded { .. }
+            | DeliveryError::Unavailable { .. }
+            | DeliveryError::ReplayInFlight => "temporarily unavailable, retry later\n",
+            DeliveryError::RateLimited { .. } => "too many requests, retry later\n",
             DeliveryError::Internal { .. } => "internal error\n",
+        }
+    }
+
+    /// The `Retry-After` seconds of a retryable answer.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            DeliveryError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            DeliveryError::ReplayInFlight => Some(REPLAY_IN_FLIGHT_RETRY_SECS),
+            _ if self.status().2 => Some(RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 }
 
 impl IntoResponse for DeliveryError {
     fn into_response(self) -> Response {
-        let (status, _, retry) = self.status();
+        let status = self.status().0;
+        let retry = self.retry_after_secs();
         let mut response = (status, self.public_message()).into_response();
-        if retry {
+        if let Some(secs) = retry {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -140,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_variant_has_its_contract_status_and_only_503_asks_for_a_retry() {
+    fn every_variant_has_its_contract_status_and_only_429_and_503_ask_for_a_retry() {
         let cases: Vec<(DeliveryError, u16, Outcome)> = vec![
             (
                 DeliveryError::Disabled {
@@ -197,17 +233,32 @@ mod tests {
                 500,
                 Outcome::Internal,
             ),
+            (
+                DeliveryError::RateLimited {
+                    by: crate::rate_limit::Limited::Ip,
+                    retry_after_secs: 3,
+                },
+                429,
+                Outcome::RateLimited,
+            ),
+            (DeliveryError::ReplayInFlight, 503, Outcome::ReplayInFlight),
         ];
         for (err, code, outcome) in cases {
             let (status, got_outcome, _) = err.status();
             assert_eq!((status.as_u16(), got_outcome), (code, outcome), "{err}");
             let response = err.into_response();
             assert_eq!(response.status().as_u16(), code);
-            assert_eq!(
-                response.headers().get(header::RETRY_AFTER).is_some(),
-                code == 503,
-                "Retry-After only on 503"
-            );
+            let retry_after = response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            let expected = match (code, outcome) {
+                (429, _) => Some("3"),
+                (503, Outcome::ReplayInFlight) => Some("1"),
+                (503, _) => Some("5"),
+                _ => None,
+            };
+            assert_eq!(retry_after.as_deref(), expected, "Retry-After of {code}");
         }
     }
 

@@ -1,6 +1,7 @@
-//! The public webhook routes and what each request goes through: endpoint enabled? → an
-//! in-flight permit (bounded wait) → body read under the size limit → signature check on the
-//! raw bytes → normalization → produce and await every ack → 200. A malformed or
+//! The public webhook routes and what each request goes through: endpoint enabled? → rate
+//! limit (client IP, then endpoint family; 429) → declared size → an in-flight permit (bounded
+//! wait) → body read under the size limit → signature check on the raw bytes → normalization →
+//! (generic only) replay check on the event ids → produce and await every ack → 200. A malformed or
 //! unknown-account delivery is written to the dead-letter topic first and refused only once
 //! that record is acked. GET handshakes (Meta `hub.challenge`, X CRC) are answered here too.
 //!
@@ -9,6 +10,7 @@
 //! platform rules in the `rapport-ingest` core.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,6 +19,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -30,6 +33,9 @@ use tokio::sync::Semaphore;
 
 use crate::error::DeliveryError;
 use crate::metrics::{IngestMetrics, Outcome};
+use crate::rate_limit::RateLimiter;
+use crate::replay::{RecentEvents, Verdict};
+use crate::serve::PeerAddr;
 use crate::settings::Settings;
 use crate::sink::KafkaSink;
 
@@ -54,7 +60,14 @@ pub struct AppState {
     pub permits: Semaphore,
     /// Authors of recent inbound items, to name whom a Page reply answers.
     pub authors: crate::authors::RecentAuthors,
+    /// Token buckets per endpoint family ([`Family::index`]) and per client IP.
+    pub limiter: RateLimiter,
+    /// Generic event ids produced recently (replay protection).
+    pub replay: Arc<RecentEvents>,
 }
+
+/// Peer address of a request, when the connection loop attached one.
+type Peer = Option<Extension<PeerAddr>>;
 
 /// The webhook routes.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -72,7 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// The endpoint families; `label` is the bounded `platform` metric label.
 #[derive(Debug, Clone, Copy)]
-enum Family {
+pub enum Family {
     Meta,
     X,
     Mastodon,
@@ -80,6 +93,18 @@ enum Family {
 }
 
 impl Family {
+    /// The families, in [`Family::index`] order.
+    pub const COUNT: usize = 4;
+
+    fn index(self) -> usize {
+        match self {
+            Family::Meta => 0,
+            Family::X => 1,
+            Family::Mastodon => 2,
+            Family::Generic => 3,
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Family::Meta => "meta",
@@ -109,22 +134,41 @@ impl Family {
     }
 }
 
-async fn meta(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    deliver(&state, Family::Meta, Endpoint::Meta, None, headers, body).await
+async fn meta(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request = Incoming::new(peer, headers, body);
+    deliver(&state, Family::Meta, Endpoint::Meta, None, request).await
 }
 
-async fn x(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    deliver(&state, Family::X, Endpoint::X, None, headers, body).await
+async fn x(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request = Incoming::new(peer, headers, body);
+    deliver(&state, Family::X, Endpoint::X, None, request).await
 }
 
-async fn mastodon(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+async fn mastodon(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let endpoint = Endpoint::Mastodon { account_id: None };
-    deliver(&state, Family::Mastodon, endpoint, None, headers, body).await
+    let request = Incoming::new(peer, headers, body);
+    deliver(&state, Family::Mastodon, endpoint, None, request).await
 }
 
 async fn mastodon_for_account(
     State(state): State<Arc<AppState>>,
     Path(account_id): Path<String>,
+    peer: Peer,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -132,38 +176,74 @@ async fn mastodon_for_account(
     let endpoint = Endpoint::Mastodon {
         account_id: Some(account_id),
     };
-    deliver(
-        &state,
-        Family::Mastodon,
-        endpoint,
-        Some(source),
-        headers,
-        body,
-    )
-    .await
+    let request = Incoming::new(peer, headers, body);
+    deliver(&state, Family::Mastodon, endpoint, Some(source), request).await
 }
 
-async fn generic(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    deliver(
-        &state,
-        Family::Generic,
-        Endpoint::Generic,
-        None,
-        headers,
-        body,
-    )
-    .await
+async fn generic(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request = Incoming::new(peer, headers, body);
+    deliver(&state, Family::Generic, Endpoint::Generic, None, request).await
+}
+
+/// What a POST handler hands on: the peer, the head and the unread body.
+struct Incoming {
+    peer: Option<PeerAddr>,
+    headers: HeaderMap,
+    body: Body,
+}
+
+impl Incoming {
+    fn new(peer: Peer, headers: HeaderMap, body: Body) -> Incoming {
+        Incoming {
+            peer: peer.map(|Extension(p)| p),
+            headers,
+            body,
+        }
+    }
+}
+
+/// The client a request counts against: the last entry of the configured forwarding header
+/// when it holds an IP, else the TCP peer.
+fn client_ip(settings: &Settings, peer: Option<PeerAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+    let forwarded = settings.client_ip_header.as_ref().and_then(|name| {
+        let value = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+        value.rsplit(',').next()?.trim().parse::<IpAddr>().ok()
+    });
+    forwarded.or(peer.map(|PeerAddr(addr)| addr.ip()))
+}
+
+/// Take a token for this request from its client's and its family's bucket, or refuse it.
+fn admit(state: &AppState, family: Family, ip: Option<IpAddr>) -> Result<(), DeliveryError> {
+    state
+        .limiter
+        .check(family.index(), ip, Instant::now())
+        .map_err(|refusal| DeliveryError::RateLimited {
+            by: refusal.by,
+            retry_after_secs: refusal.retry_after_secs(),
+        })
 }
 
 /// GET /webhooks/meta: echo `hub.challenge` when the verify token matches, else 403.
-async fn meta_handshake(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+async fn meta_handshake(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let started = Instant::now();
+    let ip = client_ip(&state.settings, peer.map(|Extension(p)| p), &headers);
     let result = (|| {
         Family::Meta
             .secrets(&state.settings)
             .ok_or(DeliveryError::Disabled {
                 endpoint: Family::Meta.path(),
             })?;
+        admit(&state, Family::Meta, ip)?;
         let Some(tokens) = &state.settings.secrets.meta_verify_token else {
             tracing::warn!("Meta handshake refused: ingest.meta.verify_token is not configured");
             return Err(IngestError::from(HandshakeError::TokenMismatch).into());
@@ -182,14 +262,21 @@ async fn meta_handshake(State(state): State<Arc<AppState>>, RawQuery(query): Raw
 }
 
 /// GET /webhooks/x: answer the CRC check with the signed `response_token`.
-async fn x_crc(State(state): State<Arc<AppState>>, RawQuery(query): RawQuery) -> Response {
+async fn x_crc(
+    State(state): State<Arc<AppState>>,
+    peer: Peer,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let started = Instant::now();
+    let ip = client_ip(&state.settings, peer.map(|Extension(p)| p), &headers);
     let result = (|| {
         let secrets = Family::X
             .secrets(&state.settings)
             .ok_or(DeliveryError::Disabled {
                 endpoint: Family::X.path(),
             })?;
+        admit(&state, Family::X, ip)?;
         let token = signature::x_crc_token(query.as_deref().unwrap_or(""))
             .map_err(|e| DeliveryError::from(IngestError::from(e)))?;
         Ok(signature::x_crc_response(&token, secrets))
@@ -236,21 +323,26 @@ async fn deliver(
     family: Family,
     endpoint: Endpoint,
     source: Option<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Incoming,
 ) -> Response {
     let started = Instant::now();
-    let result = try_deliver(state, family, &endpoint, source, &headers, body, started).await;
+    let result = try_deliver(state, family, &endpoint, source, request, started).await;
     let elapsed = started.elapsed();
     let (outcome, response) = match result {
-        Ok(events) => {
+        Ok(done) => {
             tracing::debug!(
                 endpoint = family.path(),
-                events,
+                events = done.events,
+                replayed = done.replayed,
                 elapsed_us = elapsed.as_micros() as u64,
                 "delivery accepted"
             );
-            (Outcome::Accepted, StatusCode::OK.into_response())
+            let outcome = if done.events == 0 && done.replayed > 0 {
+                Outcome::Replayed
+            } else {
+                Outcome::Accepted
+            };
+            (outcome, StatusCode::OK.into_response())
         }
         Err(err) => {
             log_refusal(family, &err);
@@ -273,6 +365,10 @@ fn log_refusal(family: Family, err: &DeliveryError) {
         DeliveryError::Overloaded { .. } | DeliveryError::Unavailable { .. } => {
             tracing::warn!(endpoint, status, outcome, error = %err, "delivery not acked, asking to retry")
         }
+        DeliveryError::RateLimited { .. } | DeliveryError::ReplayInFlight => {
+            // Expected under a flood or a sender's retry storm: counted, not logged per request.
+            tracing::debug!(endpoint, status, outcome, error = %err, "delivery asked to retry later")
+        }
         DeliveryError::Disabled { .. }
         | DeliveryError::Rejected(_)
         | DeliveryError::BodyRead(_) => {
@@ -283,19 +379,33 @@ fn log_refusal(family: Family, err: &DeliveryError) {
     }
 }
 
+/// What an accepted delivery did.
+struct Delivered {
+    /// Events produced and acked.
+    events: usize,
+    /// Generic events dropped as replays.
+    replayed: usize,
+}
+
 async fn try_deliver(
     state: &AppState,
     family: Family,
     endpoint: &Endpoint,
     source: Option<String>,
-    headers: &HeaderMap,
-    body: Body,
+    request: Incoming,
     started: Instant,
-) -> Result<usize, DeliveryError> {
+) -> Result<Delivered, DeliveryError> {
+    let Incoming {
+        peer,
+        headers,
+        body,
+    } = request;
+    let headers = &headers;
     let settings = &state.settings;
     let secrets = family.secrets(settings).ok_or(DeliveryError::Disabled {
         endpoint: family.path(),
     })?;
+    admit(state, family, client_ip(settings, peer, headers))?;
     // Refuse a declared oversize body before it costs a permit or a byte of memory.
     if let Some(declared) = content_length(headers) {
         IngestError::check_size(declared, settings.max_body_bytes)?;
@@ -340,6 +450,29 @@ async fn try_deliver(
                 .await);
             }
         };
+    // Generic events already produced inside the signature window are replays: drop them.
+    let mut replayed = 0;
+    let mut reservation = None;
+    if matches!(family, Family::Generic) {
+        match state
+            .replay
+            .reserve(events, |e| e.event_id.as_str(), now_unix)
+        {
+            Verdict::Fresh {
+                events: fresh,
+                duplicates,
+                reservation: r,
+            } => {
+                events = fresh;
+                replayed = duplicates;
+                reservation = Some(r);
+            }
+            Verdict::InFlight => return Err(DeliveryError::ReplayInFlight),
+        }
+        if replayed > 0 {
+            state.metrics.events_replayed(replayed);
+        }
+    }
     let attribution = state.authors.attribute(&mut events);
     if attribution.unknown > 0 {
         tracing::debug!(
@@ -353,16 +486,25 @@ async fn try_deliver(
         }
     }
     if events.is_empty() {
-        return Ok(0);
+        return Ok(Delivered {
+            events: 0,
+            replayed,
+        });
     }
     let produce_time = state.sink.produce_events(&events, deadline).await?;
+    if let Some(r) = reservation {
+        r.commit();
+    }
     state.metrics.events_acked(&events, produce_time);
     if tracing::enabled!(tracing::Level::DEBUG) {
         for e in &events {
             tracing::debug!(event_id = %e.event_id, brand_id = %e.brand_id, kind = e.kind.as_str(), "event acked");
         }
     }
-    Ok(events.len())
+    Ok(Delivered {
+        events: events.len(),
+        replayed,
+    })
 }
 
 /// Keep a refused-but-authentic delivery on the dead-letter topic, then answer with the
@@ -380,18 +522,15 @@ async fn dead_letter_then_refuse(
     let Some(reason) = refused.dead_letter_reason() else {
         return refused.into();
     };
-    let dead_letter = DeadLetter {
-        dead_letter_id: dead_letter_id(&source, &body),
-        stage: Stage::Ingest,
-        reason: reason.to_owned(),
-        detail: refused.to_string(),
+    let dead_letter = ingest_dead_letter(
+        reason,
+        refused.to_string(),
         source,
-        headers: dead_letter_headers(headers),
-        payload: body.to_vec(),
-        partition: None,
-        offset: None,
-        occurred_at: received_at_ms,
-    };
+        headers,
+        &body,
+        received_at_ms,
+        state.settings.dead_letter_payload_max,
+    );
     match state.sink.produce_dead_letter(&dead_letter, deadline).await {
         Ok(()) => {
             state.metrics.dead_lettered(reason);
@@ -401,6 +540,51 @@ async fn dead_letter_then_refuse(
         Err(err) => err,
     }
 }
+
+/// The dead letter of a refused delivery. A body longer than `payload_max` is kept as its
+/// first `payload_max` bytes, with its full length and SHA-256 among the headers and in the
+/// detail: a record over the producer's `message.max.bytes` would be refused by the client, and
+/// the delivery could then never be answered with anything but 500.
+pub fn ingest_dead_letter(
+    reason: &str,
+    mut detail: String,
+    source: String,
+    headers: &HeaderMap,
+    body: &[u8],
+    received_at_ms: i64,
+    payload_max: usize,
+) -> DeadLetter {
+    let mut kept = dead_letter_headers(headers);
+    let payload = if body.len() > payload_max {
+        let digest = hex::encode(Sha256::digest(body));
+        detail.push_str(&format!(
+            "; payload truncated to its first {payload_max} of {} bytes (sha256 {digest})",
+            body.len()
+        ));
+        kept.insert(PAYLOAD_BYTES_HEADER.to_owned(), body.len().to_string());
+        kept.insert(PAYLOAD_SHA256_HEADER.to_owned(), digest);
+        body[..payload_max].to_vec()
+    } else {
+        body.to_vec()
+    };
+    DeadLetter {
+        dead_letter_id: dead_letter_id(&source, body),
+        stage: Stage::Ingest,
+        reason: reason.to_owned(),
+        detail,
+        source,
+        headers: kept,
+        payload,
+        partition: None,
+        offset: None,
+        occurred_at: received_at_ms,
+    }
+}
+
+/// Dead-letter header with the original body length, present only when the payload is cut.
+pub const PAYLOAD_BYTES_HEADER: &str = "rapport-payload-bytes";
+/// Dead-letter header with the hex SHA-256 of the whole original body, present only when cut.
+pub const PAYLOAD_SHA256_HEADER: &str = "rapport-payload-sha256";
 
 /// Deterministic, so a platform retry of the same bad delivery has the same id.
 fn dead_letter_id(source: &str, payload: &[u8]) -> String {
@@ -474,6 +658,7 @@ impl Headers for HttpHeaders<'_> {
 
 #[cfg(test)]
 mod tests {
+    use axum::http::HeaderName;
     use futures::stream;
 
     use super::*;
@@ -528,6 +713,71 @@ mod tests {
         assert!(!dead_letter_headers(&h).contains_key("user-agent"));
         assert_eq!(floor_char_boundary(&ua, 255), 254);
         assert_eq!(floor_char_boundary("short", 255), 5);
+    }
+
+    #[test]
+    fn a_dead_letter_over_the_cap_keeps_a_prefix_its_length_and_hash() {
+        let headers = HeaderMap::new();
+        let body: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let small = ingest_dead_letter(
+            "malformed",
+            "bad".into(),
+            "/x".into(),
+            &headers,
+            &body,
+            7,
+            1000,
+        );
+        assert_eq!(small.payload, body);
+        assert_eq!(small.detail, "bad");
+        assert!(!small.headers.contains_key(PAYLOAD_BYTES_HEADER));
+
+        let cut = ingest_dead_letter(
+            "malformed",
+            "bad".into(),
+            "/x".into(),
+            &headers,
+            &body,
+            7,
+            600,
+        );
+        assert_eq!(cut.payload, &body[..600]);
+        assert_eq!(cut.headers[PAYLOAD_BYTES_HEADER], "1000");
+        let digest = hex::encode(Sha256::digest(&body));
+        assert_eq!(cut.headers[PAYLOAD_SHA256_HEADER], digest);
+        assert!(cut
+            .detail
+            .starts_with("bad; payload truncated to its first 600 of 1000 bytes"));
+        // The id still names the whole delivery, so retries of it collapse.
+        assert_eq!(cut.dead_letter_id, small.dead_letter_id);
+    }
+
+    #[test]
+    fn the_client_ip_is_the_peer_unless_a_forwarding_header_is_configured() {
+        let mut settings =
+            Settings::from_config(&rapport_runtime::Config::default()).expect("settings");
+        let peer = Some(PeerAddr("10.1.2.3:5000".parse().expect("addr")));
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("1.1.1.1, 192.0.2.7"),
+        );
+        assert_eq!(
+            client_ip(&settings, peer, &h),
+            Some("10.1.2.3".parse().expect("ip"))
+        );
+        settings.client_ip_header = Some(HeaderName::from_static("x-forwarded-for"));
+        assert_eq!(
+            client_ip(&settings, peer, &h),
+            Some("192.0.2.7".parse().expect("ip"))
+        );
+        h.append("x-forwarded-for", HeaderValue::from_static("garbage"));
+        assert_eq!(
+            client_ip(&settings, peer, &h),
+            Some("10.1.2.3".parse().expect("ip")),
+            "an unparsable last entry falls back to the peer"
+        );
+        assert_eq!(client_ip(&settings, None, &HeaderMap::new()), None);
     }
 
     #[test]

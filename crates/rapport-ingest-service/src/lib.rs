@@ -4,20 +4,26 @@
 //!
 //! Layout: [`settings`] (config → what requests read), [`http`] (routes and the per-delivery
 //! flow), [`error`] (the one error enum and its status codes), [`sink`] (Kafka produce and
-//! acks), [`metrics`] (Prometheus), [`server`] (start, readiness, graceful drain) and
-//! [`loadgen`] (the benchmark client and the raw-producer ceiling; not used by the service).
+//! acks), [`metrics`] (Prometheus), [`rate_limit`] (token buckets, 429), [`replay`] (generic
+//! event-id replay window), [`serve`] (connections: TLS, HTTP/1.1 header limits, drain),
+//! [`server`] (start, readiness, graceful drain) and [`loadgen`] (the benchmark client and the
+//! raw-producer ceiling; not used by the service).
 //!
 //! Metrics (all on the admin port's `/metrics`; labels are bounded, never ids):
 //! `rapport_ingest_requests_total{platform,outcome}`, `rapport_ingest_events_total{platform,kind}`,
 //! `rapport_ingest_produce_latency_seconds`, `rapport_ingest_dead_letters_total{reason}`,
 //! `rapport_ingest_signature_failures_total{platform}`, `rapport_ingest_in_flight`,
-//! `rapport_ingest_request_duration_seconds{platform}`.
+//! `rapport_ingest_request_duration_seconds{platform}`,
+//! `rapport_ingest_rate_limited_total{platform}`, `rapport_ingest_replayed_events_total`.
 
 pub mod authors;
 pub mod error;
 pub mod http;
 pub mod loadgen;
 pub mod metrics;
+pub mod rate_limit;
+pub mod replay;
+pub mod serve;
 pub mod server;
 pub mod settings;
 pub mod sink;

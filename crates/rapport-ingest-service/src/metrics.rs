@@ -10,7 +10,9 @@
 
 use std::time::Duration;
 
-use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 use rapport_events::InteractionEvent;
 
 /// Buckets for request and produce latency: 250 µs to 10 s, dense around the 1–20 ms where the
@@ -25,6 +27,12 @@ const LATENCY_BUCKETS: &[f64] = &[
 pub enum Outcome {
     /// Every event acked (or there were none).
     Accepted,
+    /// A generic delivery whose every event was produced before (a replay): 200, nothing new.
+    Replayed,
+    /// Over the client IP's or the endpoint's rate: 429.
+    RateLimited,
+    /// A generic event of the delivery is being produced by another request: 503.
+    ReplayInFlight,
     HandshakeOk,
     HandshakeRefused,
     /// The endpoint has no secret configured.
@@ -44,6 +52,9 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
+            Outcome::Replayed => "replayed",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::ReplayInFlight => "replay_in_flight",
             Outcome::HandshakeOk => "handshake_ok",
             Outcome::HandshakeRefused => "handshake_refused",
             Outcome::Disabled => "disabled",
@@ -68,6 +79,8 @@ pub struct IngestMetrics {
     signature_failures: IntCounterVec,
     in_flight: IntGauge,
     request_duration: HistogramVec,
+    rate_limited: IntCounterVec,
+    replayed_events: IntCounter,
 }
 
 impl IngestMetrics {
@@ -121,6 +134,19 @@ impl IngestMetrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["platform"],
         )?;
+        let rate_limited = IntCounterVec::new(
+            Opts::new(
+                "rapport_ingest_rate_limited_total",
+                "Requests refused with 429 by the rate limiter, by endpoint platform.",
+            ),
+            &["platform"],
+        )?;
+        let replayed_events = IntCounter::new(
+            "rapport_ingest_replayed_events_total",
+            "Generic events dropped because the same event_id was produced inside the replay window.",
+        )?;
+        registry.register(Box::new(rate_limited.clone()))?;
+        registry.register(Box::new(replayed_events.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(events.clone()))?;
         registry.register(Box::new(produce_latency.clone()))?;
@@ -136,7 +162,14 @@ impl IngestMetrics {
             signature_failures,
             in_flight,
             request_duration,
+            rate_limited,
+            replayed_events,
         })
+    }
+
+    /// `n` events of a generic delivery were replays and not produced again.
+    pub fn events_replayed(&self, n: usize) {
+        self.replayed_events.inc_by(n as u64);
     }
 
     /// A request on `platform`'s endpoint ended with `outcome` after `elapsed`.
@@ -147,8 +180,10 @@ impl IngestMetrics {
         self.request_duration
             .with_label_values(&[platform])
             .observe(elapsed.as_secs_f64());
-        if outcome == Outcome::BadSignature {
-            self.signature_failures.with_label_values(&[platform]).inc();
+        match outcome {
+            Outcome::BadSignature => self.signature_failures.with_label_values(&[platform]).inc(),
+            Outcome::RateLimited => self.rate_limited.with_label_values(&[platform]).inc(),
+            _ => {}
         }
     }
 
@@ -203,5 +238,10 @@ mod tests {
             m.requests.with_label_values(&["x", "bad_signature"]).get(),
             1
         );
+        m.request_finished("meta", Outcome::RateLimited, Duration::ZERO);
+        assert_eq!(m.rate_limited.with_label_values(&["meta"]).get(), 1);
+        assert_eq!(m.rate_limited.with_label_values(&["x"]).get(), 0);
+        m.events_replayed(3);
+        assert_eq!(m.replayed_events.get(), 3);
     }
 }

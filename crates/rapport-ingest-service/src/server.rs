@@ -1,16 +1,15 @@
-//! Starting and stopping the ingest service: build the producer, metrics and state, bind the
-//! public port (port 0 works, the bound address is returned), keep the `kafka` health
-//! component in step with the broker, and on shutdown drain in order — readiness goes 503,
-//! the listener stops accepting, in-flight deliveries finish within a drain budget, and the
-//! producer is flushed.
+//! Starting and stopping the ingest service: build the producer, metrics and state, load the
+//! TLS certificate when one is configured, bind the public port (port 0 works, the bound
+//! address is returned), keep the `kafka` health component in step with the broker, and on
+//! shutdown drain in order — readiness goes 503, the listener stops accepting, in-flight
+//! deliveries finish within a drain budget, and the producer is flushed.
 //!
 //! The process-level wiring (signals, admin port, telemetry) is in `lib.rs`'s [`crate::run`];
 //! this module is what tests start in-process.
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus::Registry;
 use rapport_kafka::rdkafka::producer::{FutureProducer, Producer};
@@ -20,8 +19,12 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use crate::http::Family;
 use crate::http::{router, AppState};
 use crate::metrics::IngestMetrics;
+use crate::rate_limit::RateLimiter;
+use crate::replay::RecentEvents;
+use crate::serve::{serve, tls_acceptor, TlsError};
 use crate::settings::{Settings, SettingsError};
 use crate::sink::KafkaSink;
 
@@ -43,6 +46,8 @@ pub enum StartError {
     Kafka(#[from] KafkaSetupError),
     #[error("cannot register the ingest metrics")]
     Metrics(#[from] prometheus::Error),
+    #[error("cannot set up TLS on the public port")]
+    Tls(#[from] TlsError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -54,8 +59,6 @@ pub enum StartError {
 /// The service failed while running.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    #[error("the webhook server failed")]
-    Serve(#[source] std::io::Error),
     #[error("the producer could not flush every queued record within {0:?}")]
     Flush(
         Duration,
@@ -92,11 +95,21 @@ pub async fn start(
     shutdown: Shutdown,
 ) -> Result<IngestServer, StartError> {
     let settings = Settings::from_config(config)?;
+    let tls = match &settings.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
     let producer = rapport_kafka::producer(&config.kafka)?;
     let metrics = IngestMetrics::register(registry)?;
     let drain = settings.ack_timeout + DRAIN_MARGIN;
     let probe_topic = settings.interactions_topic.clone();
+    let header_limits = settings.header_limits;
     let state = Arc::new(AppState {
+        limiter: RateLimiter::new(&settings.rate_limit, Family::COUNT, Instant::now()),
+        replay: RecentEvents::new(
+            settings.replay_cache,
+            rapport_ingest::signature::GENERIC_TOLERANCE_SECS,
+        ),
         permits: Semaphore::new(settings.max_in_flight),
         authors: crate::authors::RecentAuthors::new(crate::authors::DEFAULT_CAPACITY),
         sink: KafkaSink::new(
@@ -124,7 +137,7 @@ pub async fn start(
     ));
 
     let health = health.clone();
-    let stop = shutdown.clone();
+    let stop = shutdown;
     let signal = async move {
         stop.wait().await;
         // Readiness first, so load balancers stop routing here while we drain.
@@ -132,20 +145,11 @@ pub async fn start(
         tracing::info!("ingest: shutdown begun, no longer ready; draining in-flight deliveries");
     };
     let app = router(state);
+    if tls.is_some() {
+        tracing::info!(listen = %local, "ingest: the public port serves HTTPS only");
+    }
     let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .into_future();
-        let drain_deadline = async {
-            shutdown.wait().await;
-            tokio::time::sleep(drain).await;
-        };
-        tokio::select! {
-            served = serve => served.map_err(ServeError::Serve)?,
-            () = drain_deadline => {
-                tracing::warn!(?drain, "ingest: drain budget spent; closing the remaining connections");
-            }
-        }
+        serve(listener, app, tls, header_limits, signal, drain).await;
         flush(producer).await
     });
     Ok(IngestServer { addr: local, task })

@@ -6,11 +6,24 @@
 //! and the rules that only matter to this service (an endpoint without a secret is disabled).
 //! It does not load or validate the file itself; `rapport_runtime::Config` does that.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use axum::http::HeaderName;
 
 use rapport_ingest::signature::GENERIC_TOLERANCE_SECS;
 use rapport_ingest::{AccountDirectory, BrandAccounts, BrandConfig, DirectoryError, Secrets};
-use rapport_runtime::config::{Config, IngestConfig};
+use rapport_runtime::config::{Config, IngestConfig, RateLimitConfig};
+
+use crate::serve::HeaderLimits;
+
+/// librdkafka's default `message.max.bytes`: the largest record the producer sends.
+const DEFAULT_MESSAGE_MAX_BYTES: usize = 1_000_000;
+/// Room left in a dead-letter record for everything but the payload (Avro envelope, source,
+/// detail, kept headers, Kafka record overhead); all of those are small and bounded.
+const DEAD_LETTER_ENVELOPE_BYTES: usize = 64 * 1024;
+/// The smallest payload prefix a dead letter keeps, whatever the producer settings say.
+const MIN_DEAD_LETTER_PAYLOAD: usize = 4 * 1024;
 
 /// A configuration this service cannot run with (on top of what `Config::validate` checks).
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +38,8 @@ pub enum SettingsError {
         configured: Duration,
         fixed_secs: i64,
     },
+    #[error("ingest.rate_limit.client_ip_header `{0}` is not a valid header name")]
+    ClientIpHeader(String),
 }
 
 /// The secrets of the endpoints that are enabled; `None` means the endpoint answers 404.
@@ -49,6 +64,16 @@ pub struct Settings {
     pub keep_text: bool,
     pub interactions_topic: String,
     pub deadletter_topic: String,
+    pub header_limits: HeaderLimits,
+    pub rate_limit: RateLimitConfig,
+    /// The header naming the client IP (last entry wins), instead of the TCP peer.
+    pub client_ip_header: Option<HeaderName>,
+    /// Generic event ids remembered against replays.
+    pub replay_cache: usize,
+    /// Longest payload a dead letter keeps; longer bodies are stored as a prefix with their
+    /// length and hash, so the record always fits the producer's `message.max.bytes`.
+    pub dead_letter_payload_max: usize,
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Settings {
@@ -62,6 +87,19 @@ impl Settings {
             });
         }
         let directory = AccountDirectory::new(config.brands.iter().map(directory_entry))?;
+        let client_ip_header = match &ingest.rate_limit.client_ip_header {
+            Some(name) => Some(
+                HeaderName::try_from(name.as_str())
+                    .map_err(|_| SettingsError::ClientIpHeader(name.clone()))?,
+            ),
+            None => None,
+        };
+        let message_max = config
+            .kafka
+            .properties
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(DEFAULT_MESSAGE_MAX_BYTES);
         Ok(Settings {
             secrets: endpoint_secrets(ingest),
             directory,
@@ -71,6 +109,17 @@ impl Settings {
             keep_text: ingest.keep_text,
             interactions_topic: config.kafka.interactions_topic.clone(),
             deadletter_topic: config.kafka.deadletter_topic.clone(),
+            header_limits: HeaderLimits {
+                max_count: ingest.max_header_count,
+                max_bytes: ingest.max_header_bytes,
+            },
+            rate_limit: ingest.rate_limit.clone(),
+            client_ip_header,
+            replay_cache: ingest.generic.replay_cache,
+            dead_letter_payload_max: message_max
+                .saturating_sub(DEAD_LETTER_ENVELOPE_BYTES)
+                .max(MIN_DEAD_LETTER_PAYLOAD),
+            tls: ingest.tls_cert.clone().zip(ingest.tls_key.clone()),
         })
     }
 }
@@ -169,6 +218,32 @@ mod tests {
         assert!(matches!(
             Settings::from_config(&config),
             Err(SettingsError::GenericTolerance { .. })
+        ));
+    }
+
+    #[test]
+    fn dead_letters_fit_the_producers_largest_record() {
+        let mut config = Config::default();
+        let settings = Settings::from_config(&config).expect("settings");
+        // The default body limit (1 MiB) is above librdkafka's default record limit (1 MB).
+        assert!(settings.max_body_bytes > DEFAULT_MESSAGE_MAX_BYTES);
+        assert_eq!(
+            settings.dead_letter_payload_max,
+            DEFAULT_MESSAGE_MAX_BYTES - DEAD_LETTER_ENVELOPE_BYTES
+        );
+        config
+            .kafka
+            .properties
+            .insert("message.max.bytes".into(), "200000".into());
+        let settings = Settings::from_config(&config).expect("settings");
+        assert_eq!(
+            settings.dead_letter_payload_max,
+            200_000 - DEAD_LETTER_ENVELOPE_BYTES
+        );
+        config.ingest.rate_limit.client_ip_header = Some("bad header".into());
+        assert!(matches!(
+            Settings::from_config(&config),
+            Err(SettingsError::ClientIpHeader(_))
         ));
     }
 }
