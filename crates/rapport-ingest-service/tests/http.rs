@@ -327,7 +327,11 @@ async fn with_a_certificate_the_public_port_speaks_https_only() {
     let tcp = TcpStream::connect(service.addr).await.expect("connect");
     let mut tls = connector.connect(server_name, tcp).await.expect("TLS");
     let refused = exchange(&mut tls, &meta_post("")).await;
-    assert_eq!(status(&refused), 401, "a POST over HTTPS is verified as usual");
+    assert_eq!(
+        status(&refused),
+        401,
+        "a POST over HTTPS is verified as usual"
+    );
 
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = raw(service.addr, &meta_post("")).await;
@@ -357,17 +361,23 @@ async fn unusable_tls_files_stop_the_start() {
     config.ingest.tls_cert = Some(cert.clone());
     // The certificate file holds no private key.
     config.ingest.tls_key = Some(cert);
-    let err = rapport_ingest_service::start(&config, &Registry::new(), &Health::new(), Shutdown::new())
-        .await
-        .err()
-        .expect("refused");
+    let err =
+        rapport_ingest_service::start(&config, &Registry::new(), &Health::new(), Shutdown::new())
+            .await
+            .err()
+            .expect("refused");
     assert!(
         matches!(err, rapport_ingest_service::StartError::Tls(_)),
         "{err:?}"
     );
     config.ingest.tls_key = Some(dir.join("missing.pem"));
-    assert!(rapport_ingest_service::start(&config, &Registry::new(), &Health::new(), Shutdown::new())
-        .await
-        .is_err());
+    assert!(rapport_ingest_service::start(
+        &config,
+        &Registry::new(),
+        &Health::new(),
+        Shutdown::new()
+    )
+    .await
+    .is_err());
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
 }

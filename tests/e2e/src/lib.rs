@@ -87,6 +87,45 @@ pub async fn post_generic(
         .ok_or_else(|| std::io::Error::other("no HTTP status line in the response"))
 }
 
+/// The `rapport` binary for tests that run it as a subprocess: `RAPPORT_TEST_BIN` when set,
+/// else `cargo build -p rapport-cli` into the target directory and profile the calling test
+/// executable was built in (found from its own path: `<target>/<profile>/deps/<test>`), once
+/// per test process. An integration test cannot name another package's binary
+/// (`CARGO_BIN_EXE_*` is per package), and building keeps the binary from going stale.
+pub fn rapport_bin() -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Ok(bin) = std::env::var("RAPPORT_TEST_BIN") {
+            return PathBuf::from(bin);
+        }
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("test executable lives in <target>/<profile>/deps");
+        let target_dir = profile_dir.parent().expect("<target>/<profile>");
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => "dev",
+            Some(other) => other,
+            None => panic!("cannot tell the profile from {}", exe.display()),
+        };
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "rapport-cli", "--bin", "rapport"])
+            .args(["--profile", profile])
+            .env("CARGO_TARGET_DIR", target_dir)
+            .current_dir(&workspace)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p rapport-cli failed");
+        let bin = profile_dir.join("rapport");
+        assert!(bin.exists(), "{} missing after the build", bin.display());
+        bin
+    })
+    .clone()
+}
+
 /// The hint every stack failure carries.
 pub const STACK_HINT: &str =
     "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";

@@ -2,6 +2,7 @@
 
 mod ingest;
 mod processor;
+mod security;
 mod stack;
 mod state;
 mod worked_example;
