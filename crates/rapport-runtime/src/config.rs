@@ -430,9 +430,8 @@ impl Config {
             );
         }
         let limits = &self.ingest.rate_limit;
-        if !(limits.per_platform.is_finite() && limits.per_platform >= 0.0)
-            || !(limits.per_ip.is_finite() && limits.per_ip >= 0.0)
-        {
+        let valid_rate = |r: f64| r.is_finite() && r >= 0.0;
+        if !valid_rate(limits.per_platform) || !valid_rate(limits.per_ip) {
             return rule("ingest.rate_limit rates must be 0 (off) or a positive number".into());
         }
         if (limits.per_platform > 0.0 && limits.platform_burst == 0)
