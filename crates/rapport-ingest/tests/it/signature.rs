@@ -302,3 +302,90 @@ fn meta_handshake_echoes_the_challenge_only_for_a_matching_subscribe() {
     let err = IngestError::from(HandshakeError::TokenMismatch);
     assert_eq!((err.status_code(), err.dead_letter_reason()), (403, None));
 }
+
+/// Constant-time comparison checked without timing anything (timing tests are flaky and prove
+/// little): the production part of `signature.rs` compares secret-derived bytes only through
+/// `hmac`'s `verify_slice` and `subtle`'s `ct_eq`. Any `==`, `!=`, `.eq(`, `.cmp(`,
+/// `starts_with`/`ends_with` or `contains` on a line that names a MAC, token, secret, key or
+/// digest fails this test, as does losing the constant-time calls themselves.
+#[test]
+fn secret_dependent_comparisons_go_through_constant_time_primitives_only() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/signature.rs");
+    let source = std::fs::read_to_string(path).expect("read signature.rs");
+    let production = source
+        .split("#[cfg(test)]")
+        .next()
+        .expect("code before the tests");
+    let secret_words = [
+        "mac", "expected", "token", "tokens", "secret", "secrets", "key", "digest", "signed",
+    ];
+    let variable_time = [
+        "==",
+        "!=",
+        ".eq(",
+        ".cmp(",
+        "starts_with(",
+        "ends_with(",
+        "contains(",
+    ];
+    let mut offending = Vec::new();
+    for (n, line) in production.lines().enumerate() {
+        let code = strip_strings(line.split("//").next().unwrap_or(""));
+        let words: Vec<&str> = code
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        let names_secret = words.iter().any(|w| secret_words.contains(w));
+        if names_secret && variable_time.iter().any(|op| code.contains(op)) {
+            offending.push(format!("{}: {}", n + 1, line.trim()));
+        }
+    }
+    assert!(
+        offending.is_empty(),
+        "variable-time comparison of secret-derived bytes:\n{}",
+        offending.join("\n")
+    );
+    // The checks that must exist: MACs through `verify_slice` (one shared helper for Meta,
+    // X and Mastodon, one for the generic scheme), tokens through `ct_eq`.
+    assert!(production.matches(".verify_slice(").count() >= 2);
+    assert!(production.matches(".ct_eq(").count() >= 1);
+
+    // And the scanner itself catches what it must (so the test cannot pass vacuously).
+    for bad in [
+        "if mac == expected {",
+        "return computed_token != token;",
+        "hex::encode(digest).eq(&given)",
+    ] {
+        let code = strip_strings(bad);
+        let words: Vec<&str> = code
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .collect();
+        assert!(
+            words.iter().any(|w| secret_words.contains(w))
+                && variable_time.iter().any(|op| code.contains(op)),
+            "{bad}"
+        );
+    }
+}
+
+/// `line` with the contents of string literals removed (`"crc_token"` names no variable).
+fn strip_strings(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in line.chars() {
+        match (in_string, c) {
+            (true, '\\') if !escaped => escaped = true,
+            (true, '"') if !escaped => {
+                in_string = false;
+                out.push('"');
+            }
+            (true, _) => escaped = false,
+            (false, '"') => {
+                in_string = true;
+                out.push('"');
+            }
+            (false, _) => out.push(c),
+        }
+    }
+    out
+}
