@@ -491,7 +491,24 @@ async fn try_deliver(
             replayed,
         });
     }
-    let produce_time = state.sink.produce_events(&events, deadline).await?;
+    let produce_time = match state.sink.produce_events(&events, deadline).await {
+        Ok(elapsed) => elapsed,
+        // Nothing was enqueued: an authentic delivery that cannot become records.
+        Err(DeliveryError::Rejected(refused @ IngestError::Malformed { .. })) => {
+            let source = source.unwrap_or_else(|| family.path().to_owned());
+            return Err(dead_letter_then_refuse(
+                state,
+                refused,
+                source,
+                headers,
+                body,
+                received_at_ms,
+                deadline,
+            )
+            .await);
+        }
+        Err(other) => return Err(other),
+    };
     if let Some(r) = reservation {
         r.commit();
     }

@@ -116,6 +116,7 @@ pub async fn start(
             producer.clone(),
             settings.interactions_topic.clone(),
             settings.deadletter_topic.clone(),
+            settings.max_record_bytes,
         ),
         settings,
         metrics,

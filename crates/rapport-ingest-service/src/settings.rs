@@ -73,6 +73,9 @@ pub struct Settings {
     /// Longest payload a dead letter keeps; longer bodies are stored as a prefix with their
     /// length and hash, so the record always fits the producer's `message.max.bytes`.
     pub dead_letter_payload_max: usize,
+    /// The producer's `message.max.bytes` (librdkafka's default unless set in
+    /// `[kafka.properties]`).
+    pub max_record_bytes: usize,
     pub tls: Option<(PathBuf, PathBuf)>,
 }
 
@@ -119,6 +122,7 @@ impl Settings {
             dead_letter_payload_max: message_max
                 .saturating_sub(DEAD_LETTER_ENVELOPE_BYTES)
                 .max(MIN_DEAD_LETTER_PAYLOAD),
+            max_record_bytes: message_max,
             tls: ingest.tls_cert.clone().zip(ingest.tls_key.clone()),
         })
     }

@@ -15,13 +15,20 @@ use rapport_kafka::rdkafka::error::KafkaError;
 use rapport_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use rapport_kafka::rdkafka::types::RDKafkaErrorCode;
 
+use rapport_ingest::IngestError;
+
 use crate::error::DeliveryError;
+
+/// Bytes of a Kafka record beyond key and value (record header, batch share, timestamps).
+const RECORD_OVERHEAD_BYTES: usize = 1024;
 
 /// The producer and the topics it writes.
 pub struct KafkaSink {
     producer: FutureProducer,
     interactions_topic: String,
     deadletter_topic: String,
+    /// The producer's `message.max.bytes`: a larger record is refused by the client.
+    max_record_bytes: usize,
     events: EventCodec,
     dead_letters: DeadLetterCodec,
 }
@@ -31,11 +38,13 @@ impl KafkaSink {
         producer: FutureProducer,
         interactions_topic: String,
         deadletter_topic: String,
+        max_record_bytes: usize,
     ) -> KafkaSink {
         KafkaSink {
             producer,
             interactions_topic,
             deadletter_topic,
+            max_record_bytes,
             events: EventCodec::new(),
             dead_letters: DeadLetterCodec::new(),
         }
@@ -47,18 +56,33 @@ impl KafkaSink {
 
     /// Produce every event keyed by `brand_id:user_id`; `Ok` with the time from the first send
     /// to the last ack once the broker acked all of them before `deadline`.
+    ///
+    /// Every event is encoded before the first is sent: an event too large for one Kafka
+    /// record (a generic event with megabytes of text) refuses the whole delivery as malformed
+    /// with nothing enqueued, instead of a 500 the sender would retry forever.
     pub async fn produce_events(
         &self,
         events: &[InteractionEvent],
         deadline: Instant,
     ) -> Result<Duration, DeliveryError> {
         let mut records = Vec::with_capacity(events.len());
-        for event in events {
+        for (i, event) in events.iter().enumerate() {
             let payload = self
                 .events
                 .encode(event)
                 .map_err(|e| DeliveryError::internal("encoding an interaction event", e))?;
-            records.push((event.partition_key(), payload));
+            let key = event.partition_key();
+            let size = payload.len() + key.len() + RECORD_OVERHEAD_BYTES;
+            if size > self.max_record_bytes {
+                return Err(DeliveryError::Rejected(IngestError::Malformed {
+                    reason: format!(
+                        "event {i} needs a {size}-byte Kafka record; the producer's limit \
+                         (message.max.bytes) is {}",
+                        self.max_record_bytes
+                    ),
+                }));
+            }
+            records.push((key, payload));
         }
         let started = Instant::now();
         let mut acks = Vec::with_capacity(records.len());

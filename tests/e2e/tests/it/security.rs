@@ -365,6 +365,48 @@ async fn a_malformed_delivery_at_the_body_limit_is_dead_lettered_cut_to_fit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_too_large_for_a_kafka_record_is_a_dead_lettered_400_not_a_500() {
+    const SECRET: &str = "huge-event-generic-secret";
+    let kafka = test_kafka("hugeevent").await;
+    let mut config = Config {
+        kafka: kafka.clone(),
+        brands: vec![brand()],
+        ..Config::default()
+    };
+    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    config.ingest.generic.secret = secrets(&[SECRET]);
+    let ingest = start_in_process(&config).await;
+
+    // Under the body limit (1 MiB), but its text alone is over librdkafka's record limit (1 MB).
+    let huge = "w".repeat(1_010_000);
+    let body = serde_json::to_vec(&generic_event("huge-1", "9200", &huge, 1)).expect("json");
+    assert!(body.len() < config.ingest.max_body_bytes);
+    let signature = sign_generic(&body, SECRET.as_bytes(), now_secs());
+    assert_eq!(post_generic(ingest.addr, &body, signature).await, 400);
+    let records = read_records(&kafka, &kafka.deadletter_topic, 1).await;
+    let dl = DeadLetterCodec::new()
+        .decode(records[0].payload().expect("payload"))
+        .expect("dead letter");
+    assert_eq!(dl.reason, "malformed");
+    assert!(dl.detail.contains("message.max.bytes"), "{}", dl.detail);
+    assert_eq!(
+        dl.headers.get("rapport-payload-bytes").map(String::as_str),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(record_count(&kafka, &kafka.interactions_topic).await, 0);
+    // Its id was released: the same event with a sane text goes through afterwards.
+    let body = serde_json::to_vec(&generic_event("huge-1", "9200", "short", 1)).expect("json");
+    let signature = sign_generic(&body, SECRET.as_bytes(), now_secs());
+    assert_eq!(post_generic(ingest.addr, &body, signature).await, 200);
+    assert_eq!(
+        read_records(&kafka, &kafka.interactions_topic, 1)
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_over_https_reaches_kafka() {
     const SECRET: &str = "https-test-generic-secret";
     let dir = tempfile::tempdir().expect("temp dir");
