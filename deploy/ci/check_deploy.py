@@ -4,7 +4,9 @@
       Dashboards are valid JSON with the structure Grafana and the provisioning expect; every
       alert has `for`, severity, summary, description and a runbook_url whose anchor is a
       heading of docs/runbook.md; every alert fires in at least one promtool test; every
-      rapport metric named in the alert rules and the dashboards exists in the code.
+      rapport metric named in the alert rules and the dashboards exists in the code; the
+      compose file pins its images, gives every long-running service a health check and lets
+      a long-running service wait for every one-shot service (so `up --wait` returns).
   python deploy/ci/check_deploy.py promql --promtool PATH
       Every Prometheus expression of the dashboards parses (through `promtool check rules`).
   python deploy/ci/check_deploy.py clickhouse --url http://127.0.0.1:8123
@@ -19,6 +21,7 @@ plugin expands them ($__timeFilter(c) -> c >= toDateTime(F) AND c <= toDateTime(
 
 import argparse
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -33,6 +36,7 @@ DATASOURCES = ROOT / "deploy/grafana/provisioning/datasources/datasources.yml"
 ALERTS = ROOT / "deploy/prometheus/alerts.yml"
 ALERT_TESTS = ROOT / "deploy/prometheus/alerts.test.yml"
 RUNBOOK = ROOT / "docs/runbook.md"
+COMPOSE = ROOT / "docker-compose.yml"
 CH_TYPE = "grafana-clickhouse-datasource"
 PROM_TYPE = "prometheus"
 
@@ -226,6 +230,36 @@ def check_metric_names(dashboards):
     return len(defined), used
 
 
+def check_compose():
+    import yaml
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    one_shot = {n for n, s in services.items() if s.get("restart") == "no" and not s.get("profiles")}
+    adopted = set()
+    for name, svc in services.items():
+        image = svc.get("image", "")
+        if not image.startswith("${RAPPORT_IMAGE"):
+            tag = image.rsplit(":", 1)[-1] if ":" in image else ""
+            if not re.search(r"\d", tag) or tag == "latest":
+                fail(f"docker-compose.yml: service {name}: image `{image}` is not pinned to a version")
+        deps = svc.get("depends_on") or {}
+        for dep, cond in (deps.items() if isinstance(deps, dict) else []):
+            if dep not in services:
+                fail(f"docker-compose.yml: service {name} depends on unknown service {dep}")
+            if cond.get("condition") == "service_completed_successfully" and name not in one_shot:
+                adopted.add(dep)
+        long_running = name not in one_shot and not svc.get("profiles")
+        hc = svc.get("healthcheck") or {}
+        if long_running and (not hc or hc.get("disable")):
+            fail(f"docker-compose.yml: long-running service {name} has no health check")
+    for name in sorted(one_shot - adopted):
+        fail(
+            f"docker-compose.yml: one-shot service {name} is not waited for by a long-running "
+            "service (condition service_completed_successfully); `up --wait` would fail on its exit"
+        )
+    return len(services)
+
+
 # ---------------------------------------------------------------- queries
 
 
@@ -276,7 +310,7 @@ def ch_queries(dashboards):
 
 
 def run_server(url, dashboards):
-    db = "rapport_deploy_check"
+    db = f"rapport_deploy_check_{os.getpid()}"  # CI and developers may share one server
 
     def q(sql, database=None):
         params = {"database": database} if database else {}
@@ -369,7 +403,9 @@ def main():
         check_provisioning(dashboards)
         alerts = check_alerts()
         defined, used = check_metric_names(dashboards)
+        services = check_compose()
         summary = (
+            f"compose: {services} services pinned, health-checked and waitable; "
             f"{len(dashboards)} dashboards ({sum(1 for _, d in dashboards for _ in panels_of(d))} panels), "
             f"{len(alerts)} alerts with runbook sections and firing tests, "
             f"{used} metric references checked against {defined} exported metrics"
