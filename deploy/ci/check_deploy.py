@@ -11,7 +11,8 @@
       Every Prometheus expression of the dashboards parses (through `promtool check rules`).
   python deploy/ci/check_deploy.py clickhouse --url http://127.0.0.1:8123
       Every ClickHouse query of the dashboards (panels and variables) runs on that server, in a
-      scratch database migrated with schemas/clickhouse/*.sql (dropped afterwards).
+      scratch database migrated with schemas/clickhouse/*.sql (dropped afterwards) and holding
+      the worked example of METRICS.md section 8; the scorecard panels must show its figures.
   python deploy/ci/check_deploy.py chdb
       The same queries on current ClickHouse embedded through chDB (needs chdb-core).
 
@@ -43,6 +44,40 @@ PROM_TYPE = "prometheus"
 # A fixed time range (March 2026, the METRICS.md worked example's month) and variable values.
 FROM, TO = 1772323200, 1775001599
 CASES = [{"brand": "acme", "platform": "all"}, {"brand": "acme", "platform": "x"}]
+
+# METRICS.md section 8: brand acme on X, Monday 2026-03-02 (UTC), business hours 09-17, SLA 1 h.
+# T1 mentioned 10:00, answered 10:30 (1,800 s); T2 DM 16:00, liked 16:10, answered Tuesday
+# 09:30 (63,000 s, 5,400 s of business time, SLA deadline Monday 17:00); T3 comment 18:00,
+# never answered (deadline Tuesday 10:00). The brand replied once in public and posted once.
+# Times are epoch seconds so the server's timezone does not matter.
+FIXTURE = [
+    """INSERT INTO threads (thread_id, brand_id, platform, user_id, opened_channel, opened_at,
+        opening_item_id, inbound_items, first_response_at, first_response_item_id, response_seconds,
+        business_response_seconds, sla_deadline_at, acknowledged_at, moved_private, user_followers,
+        follower_band, state, version) VALUES
+        (1, 'acme', 'x', 'u1', 'public', 1772445600, 'i1', 2, 1772447400, 'o1', 1800, 1800, 1772449200, NULL, 0, NULL, 'unknown', 'answered', 1),
+        (2, 'acme', 'x', 'u2', 'private', 1772467200, 'i3', 1, 1772530200, 'o3', 63000, 5400, 1772470800, 1772467800, 0, NULL, 'unknown', 'answered', 1),
+        (3, 'acme', 'x', 'u3', 'public', 1772474400, 'i4', 1, NULL, NULL, NULL, NULL, 1772532000, NULL, 0, NULL, 'unknown', 'closed_unanswered', 1)""",
+    """INSERT INTO brand_daily (brand_id, platform, day, kafka_partition, threads_opened,
+        brand_posts, brand_replies, brand_dms, inbound_items, version)
+        VALUES ('acme', 'x', '2026-03-02', 0, 3, 1, 1, 1, 5, 1)""",
+]
+# What the scorecard panels must show for it (measured at the end of March).
+EXPECTED = {
+    "Response rates": {
+        "Response rate 24 h": 2 / 3,
+        "Response rate 7 d": 2 / 3,
+        "Answered within 1 h": 1 / 3,
+        "Acknowledged within 24 h": 2 / 3,
+        "SLA attainment": 1 / 3,
+    },
+    "First response time": {"FRT p50": 1800, "FRT p90": 63000, "FRT mean": 32400, "Business-hours FRT p50": 1800},
+    "Threads": {"Threads opened": 3, "Answered": 2, "At least 24 h old": 3},
+    "Reciprocity and personal touch": {"Conversation share": 0.5},
+    "Brand activity": {"Inbound items": 5, "Replies": 1, "Original posts": 1, "DMs": 1},
+    "Backlog at the end of the range": {"Pending threads": 0},
+    "Response rate within 24 h by follower band": {"Follower band": "unknown", "Response rate 24 h": 2 / 3},
+}
 PROM_VARS = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h"}
 
 failures = []
@@ -303,10 +338,30 @@ def ch_queries(dashboards):
             continue
         for case in CASES:
             try:
-                out.append((f"{where} {case}", expand_sql(sql, case)))
+                out.append((where, case, expand_sql(sql, case)))
             except ValueError as e:
                 fail(f"{where}: {e}")
     return out
+
+
+def check_figures(where, result):
+    """Compare a scorecard panel's first row with the worked example; True if one was checked."""
+    title = re.search(r"'(.*)'", where)
+    expected = EXPECTED.get(title.group(1)) if title else None
+    if expected is None:
+        return False
+    rows = result.get("data", [])
+    if not rows:
+        raise RuntimeError("no row for the worked example")
+    for col, want in expected.items():
+        got = rows[0].get(col)
+        if isinstance(want, str):
+            ok = got == want
+        else:
+            ok = got is not None and abs(float(got) - want) < 1e-9
+        if not ok:
+            raise RuntimeError(f"worked example: {col} = {got}, METRICS.md says {want}")
+    return True
 
 
 def run_server(url, dashboards):
@@ -323,6 +378,7 @@ def run_server(url, dashboards):
             raise RuntimeError(e.read().decode().strip()) from None
 
     version = q("SELECT version()").strip()
+    figures = 0
     q(f"DROP DATABASE IF EXISTS {db}")
     q(f"CREATE DATABASE {db}")
     n = 0
@@ -330,17 +386,20 @@ def run_server(url, dashboards):
         for m in sorted((ROOT / "schemas/clickhouse").glob("*.sql")):
             for stmt in statements(m.read_text()):
                 q(stmt, db)
-        for where, sql in ch_queries(dashboards):
+        for stmt in FIXTURE:
+            q(stmt, db)
+        for where, case, sql in ch_queries(dashboards):
             sql = re.sub(r"(?<![\w.])rapport\.(?=\w)", f"{db}.", sql)
             try:
-                meta = json.loads(q(sql + "\nFORMAT JSON", db))["meta"]
-                check_columns(where, sql, meta)
+                result = json.loads(q(sql + "\nFORMAT JSON", db))
+                check_columns(sql, result["meta"])
+                figures += check_figures(where, result)
                 n += 1
             except Exception as e:  # report which query, then carry on to list them all
-                fail(f"ClickHouse {version}: {where}: {e}")
+                fail(f"ClickHouse {version}: {where} {case}: {e}")
     finally:
         q(f"DROP DATABASE IF EXISTS {db}")
-    return version, n
+    return version, n, figures
 
 
 def run_chdb(dashboards):
@@ -355,18 +414,22 @@ def run_chdb(dashboards):
         for m in sorted((ROOT / "schemas/clickhouse").glob("*.sql")):
             for stmt in statements(m.read_text()):
                 s.query(stmt)
-        for where, sql in ch_queries(dashboards):
+        for stmt in FIXTURE:
+            s.query(stmt)
+        figures = 0
+        for where, case, sql in ch_queries(dashboards):
             try:
-                meta = json.loads(str(s.query(sql, "JSON")))["meta"]
-                check_columns(where, sql, meta)
+                result = json.loads(str(s.query(sql, "JSON")))
+                check_columns(sql, result["meta"])
+                figures += check_figures(where, result)
                 n += 1
             except Exception as e:
-                fail(f"chDB {version}: {where}: {e}")
+                fail(f"chDB {version}: {where} {case}: {e}")
         s.close()
-    return version, n
+    return version, n, figures
 
 
-def check_columns(where, sql, meta):
+def check_columns(sql, meta):
     if not meta:
         raise RuntimeError("no columns")
     if "GROUP BY time" in sql and not (meta[0]["name"] == "time" and "DateTime" in meta[0]["type"]):
@@ -413,11 +476,17 @@ def main():
     elif args.mode == "promql":
         summary = f"{check_promql(dashboards, args.promtool)} dashboard PromQL expressions parse"
     elif args.mode == "clickhouse":
-        version, n = run_server(args.url, dashboards)
-        summary = f"ClickHouse {version}: {n} dashboard queries ran on a freshly migrated database"
+        version, n, figures = run_server(args.url, dashboards)
+        summary = (
+            f"ClickHouse {version}: {n} dashboard queries ran on a freshly migrated database; "
+            f"{figures} panel results equal the METRICS.md worked example"
+        )
     else:
-        version, n = run_chdb(dashboards)
-        summary = f"chDB (ClickHouse {version}): {n} dashboard queries ran on a freshly migrated database"
+        version, n, figures = run_chdb(dashboards)
+        summary = (
+            f"chDB (ClickHouse {version}): {n} dashboard queries ran on a freshly migrated database; "
+            f"{figures} panel results equal the METRICS.md worked example"
+        )
     if failures:
         print("\n".join(failures), file=sys.stderr)
         print(f"{len(failures)} problem(s)", file=sys.stderr)
