@@ -1,6 +1,17 @@
 //! `rapport`: parses the command line, loads and validates the configuration, sets up logging,
 //! and hands over to the library code of the chosen subcommand. Nothing else lives here.
 
+/// `println!` for command output: a closed stdout (`rapport report | head`) ends the process
+/// quietly instead of panicking, as command-line tools do.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            $crate::stdout_failed(error);
+        }
+    }};
+}
+
 mod report;
 
 use std::path::PathBuf;
@@ -80,6 +91,14 @@ struct LoadgenArgs {
     producer_ceiling: u64,
 }
 
+fn stdout_failed(error: std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("rapport: cannot write to stdout: {error}");
+    std::process::exit(1);
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
@@ -117,7 +136,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let applied = rapport_clickhouse::migrate(&server, &config.clickhouse.database)
                 .await
                 .with_context(|| format!("migrating ClickHouse at {}", config.clickhouse.url))?;
-            println!(
+            out!(
                 "database {}: {} migration(s) applied, {} known",
                 config.clickhouse.database,
                 applied.len(),
@@ -133,9 +152,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             )
             .await
             .with_context(|| format!("creating topics on {}", k.brokers))?;
-            println!(
+            out!(
                 "topics {} and {} exist",
-                k.interactions_topic, k.deadletter_topic
+                k.interactions_topic,
+                k.deadletter_topic
             );
         }
         Command::Ingest => rapport_ingest_service::run(config)
@@ -148,18 +168,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             .context("rapport process")?,
         Command::Report(args) => report::run(args, &config).await?,
         Command::CheckConfig => {
-            println!("configuration is valid");
-            println!("  kafka brokers:     {}", config.kafka.brokers);
-            println!(
+            out!("configuration is valid");
+            out!("  kafka brokers:     {}", config.kafka.brokers);
+            out!(
                 "  clickhouse:        {} (database {})",
-                config.clickhouse.url, config.clickhouse.database
+                config.clickhouse.url,
+                config.clickhouse.database
             );
-            println!("  ingest listen:     {}", config.ingest.listen);
-            println!("  admin listen:      {}", config.admin.listen);
-            println!("  brands:            {}", config.brands.len());
+            out!("  ingest listen:     {}", config.ingest.listen);
+            out!("  admin listen:      {}", config.admin.listen);
+            out!("  brands:            {}", config.brands.len());
             for b in &config.brands {
                 let accounts: Vec<String> = b.accounts.keys().cloned().collect();
-                println!("    {} ({}): {}", b.id, b.timezone, accounts.join(", "));
+                out!("    {} ({}): {}", b.id, b.timezone, accounts.join(", "));
             }
         }
     }
@@ -208,7 +229,7 @@ async fn loadgen(args: LoadgenArgs, config: &Config) -> anyhow::Result<()> {
         let report = loadgen::run_step(&spec, rate)
             .await
             .with_context(|| format!("load step at {rate}/s"))?;
-        println!("{report}");
+        out!("{report}");
     }
     if args.producer_ceiling > 0 {
         let k = &config.kafka;
@@ -221,7 +242,7 @@ async fn loadgen(args: LoadgenArgs, config: &Config) -> anyhow::Result<()> {
         )
         .await
         .context("raw producer ceiling")?;
-        println!("{report}");
+        out!("{report}");
     }
     Ok(())
 }

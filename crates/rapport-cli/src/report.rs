@@ -93,11 +93,11 @@ pub async fn run(args: ReportArgs, config: &Config) -> anyhow::Result<()> {
 /// per brand).
 pub fn print(cards: &[Scorecard], format: Format) -> anyhow::Result<()> {
     if let (Format::Json, [card]) = (format, cards) {
-        println!("{}", serde_json::to_string_pretty(card)?);
+        out!("{}", serde_json::to_string_pretty(card)?);
         return Ok(());
     }
     if let Format::Json = format {
-        println!("{}", serde_json::to_string_pretty(cards)?);
+        out!("{}", serde_json::to_string_pretty(cards)?);
         return Ok(());
     }
     let columns: Vec<Vec<(String, String)>> =
@@ -113,10 +113,10 @@ pub fn print(cards: &[Scorecard], format: Format) -> anyhow::Result<()> {
     match format {
         Format::Csv => {
             let header: Vec<&str> = cards.iter().map(|c| c.brand_id.as_str()).collect();
-            println!("figure,{}", header.join(","));
+            out!("figure,{}", header.join(","));
             for (name, _) in first {
                 let row: Vec<String> = columns.iter().map(|c| value(c, name)).collect();
-                println!("{name},{}", row.join(","));
+                out!("{name},{}", row.join(","));
             }
         }
         _ => {
@@ -132,7 +132,7 @@ pub fn print(cards: &[Scorecard], format: Format) -> anyhow::Result<()> {
                 for c in &columns {
                     line.push_str(&format!("  {:>cell$}", value(c, name)));
                 }
-                println!("{}", line.trim_end());
+                out!("{}", line.trim_end());
             }
         }
     }

@@ -426,28 +426,63 @@ async fn periodic(shared: &Shared) -> Vec<(i32, i64)> {
             }
         }
     }
-    let partitions: Vec<i32> = lock(&shared.workers).keys().copied().collect();
-    let mut commits = Vec::new();
-    for p in partitions {
-        let Some(mut w) = lock(&shared.workers).remove(&p) else {
-            continue;
-        };
-        let idle = w.wants_idle_advance(&shared.settings) && caught_up(shared, p, w.next_offset);
-        match w
-            .periodic(
-                &shared.sink,
-                &shared.store,
-                &shared.metrics,
-                &shared.shutdown,
-                &shared.settings,
-                idle,
-            )
-            .await
-        {
-            Ok(Some(offset)) => commits.push((p, offset)),
-            Ok(None) => {}
-            Err(error) => tracing::warn!(partition = p, %error, "periodic flush interrupted"),
+    // Take every worker out of the map so no lock is held across the awaits below.
+    let mut workers: Vec<PartitionWorker> = lock(&shared.workers).drain().map(|(_, w)| w).collect();
+    let settings = &shared.settings;
+    let mut flush = false;
+    for w in &mut workers {
+        if w.wants_idle_advance(settings) && caught_up(shared, w.partition, w.next_offset) {
+            w.advance_idle();
+            flush = true;
         }
+        flush |= w.flush_due(settings) || w.checkpoint_due(settings);
+    }
+    let mut written = true;
+    if flush {
+        // One write for every partition (one insert per table), not one per partition.
+        for w in &mut workers {
+            w.stage();
+        }
+        let batches: Vec<&sink::Batch> = workers
+            .iter()
+            .map(PartitionWorker::batch)
+            .filter(|b| !b.is_empty())
+            .collect();
+        if !batches.is_empty() {
+            if let Err(error) = shared.sink.write_until_ok(&batches, &shared.shutdown).await {
+                tracing::warn!(%error, "periodic flush interrupted");
+                written = false;
+            }
+        }
+        if written {
+            for w in &mut workers {
+                w.mark_flushed();
+            }
+        }
+    }
+    let mut commits = Vec::new();
+    if written {
+        for w in &mut workers {
+            if !w.checkpoint_due(settings) {
+                continue;
+            }
+            match w
+                .checkpoint(
+                    &shared.sink,
+                    &shared.store,
+                    &shared.metrics,
+                    &shared.shutdown,
+                )
+                .await
+            {
+                Ok(offset) => commits.push((w.partition, offset)),
+                Err(error) => {
+                    tracing::warn!(partition = w.partition, %error, "checkpoint interrupted")
+                }
+            }
+        }
+    }
+    for w in workers {
         put_back(shared, w);
     }
     commits

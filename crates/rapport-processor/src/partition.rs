@@ -13,7 +13,7 @@ use rapport_events::EventCodec;
 use rapport_runtime::Shutdown;
 
 use crate::metrics::Metrics;
-use crate::sink::{Interrupted, Sink};
+use crate::sink::{Batch, Interrupted, Sink};
 use crate::{now_secs, LoopSettings};
 
 /// Errors that stop the processor: they mean a bug or an incompatible deployment, and
@@ -48,7 +48,7 @@ pub struct PartitionWorker {
     /// The saved state covers every record before this offset.
     checkpoint_offset: i64,
     slot: Option<u8>,
-    batch: crate::sink::Batch,
+    batch: Batch,
     last_flush: Instant,
     last_checkpoint: Instant,
     /// Newest `occurred_at` seen, and when the last record arrived (for the idle advance).
@@ -158,16 +158,31 @@ impl PartitionWorker {
         Ok(dead)
     }
 
-    /// Write the rows of every record processed so far.
-    pub async fn flush(&mut self, sink: &Sink, shutdown: &Shutdown) -> Result<(), Interrupted> {
+    /// Move the engine's rows since the last call into this partition's batch.
+    pub fn stage(&mut self) {
         let out = self.engine.drain_output();
         self.batch.add_output(&out, partition_u32(self.partition));
-        if !self.batch.is_empty() {
-            sink.write_until_ok(&self.batch, shutdown).await?;
-            self.batch.clear();
-        }
+    }
+
+    /// The rows staged and not yet written.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// The staged rows are in ClickHouse: every record processed so far is flushed.
+    pub fn mark_flushed(&mut self) {
+        self.batch.clear();
         self.flushed_offset = self.next_offset;
         self.last_flush = Instant::now();
+    }
+
+    /// Write the rows of every record processed so far (this partition alone).
+    pub async fn flush(&mut self, sink: &Sink, shutdown: &Shutdown) -> Result<(), Interrupted> {
+        self.stage();
+        if !self.batch.is_empty() {
+            sink.write_until_ok(&[&self.batch], shutdown).await?;
+        }
+        self.mark_flushed();
         Ok(())
     }
 
@@ -226,7 +241,6 @@ impl PartitionWorker {
         Ok(self.next_offset)
     }
 
-    /// Flush or checkpoint when due. Returns the offset to commit after a checkpoint.
     /// Idle long enough that the events held back for lateness should be applied, if the
     /// partition is also caught up (the caller checks the log end).
     pub fn wants_idle_advance(&self, settings: &LoopSettings) -> bool {
@@ -234,41 +248,25 @@ impl PartitionWorker {
             && self.last_record.elapsed() >= settings.idle_advance
     }
 
-    /// Flush or checkpoint when due; `caught_up` says this partition has consumed everything
-    /// the log holds, so an idle advance cannot overtake records that are already written.
-    /// Returns the offset to commit after a checkpoint.
-    pub async fn periodic(
-        &mut self,
-        sink: &Sink,
-        store: &StateStore,
-        metrics: &Metrics,
-        shutdown: &Shutdown,
-        settings: &LoopSettings,
-        caught_up: bool,
-    ) -> Result<Option<i64>, PartitionError> {
-        if caught_up && self.wants_idle_advance(settings) {
-            // Idle at the end of the log: stop holding events back for lateness. Because the
-            // log end is checked, a replay or a restart (which always has records waiting)
-            // never advances early; only a record written to the topic after the advance,
-            // within the lateness window of `max_seen`, counts as late.
-            self.engine
-                .advance_watermark(self.max_seen.saturating_add(1));
-            self.flush(sink, shutdown).await?;
-        }
-        if self.next_offset > self.checkpoint_offset
-            && self.last_checkpoint.elapsed() >= settings.checkpoint_interval
-        {
-            return self
-                .checkpoint(sink, store, metrics, shutdown)
-                .await
-                .map(Some);
-        }
-        if self.next_offset > self.flushed_offset
+    /// Idle at the end of the log: stop holding events back for lateness. The caller checks
+    /// the log end, so a replay or a restart (which always has records waiting) never advances
+    /// early; only a record written to the topic after the advance, within the lateness window
+    /// of `max_seen`, counts as late. The rows it releases go out with the next flush.
+    pub fn advance_idle(&mut self) {
+        self.engine
+            .advance_watermark(self.max_seen.saturating_add(1));
+    }
+
+    /// Records processed since the last flush, and the flush interval has passed.
+    pub fn flush_due(&self, settings: &LoopSettings) -> bool {
+        self.next_offset > self.flushed_offset
             && self.last_flush.elapsed() >= settings.flush_interval
-        {
-            self.flush(sink, shutdown).await?;
-        }
-        Ok(None)
+    }
+
+    /// Records processed since the last checkpoint, and the checkpoint interval has passed.
+    pub fn checkpoint_due(&self, settings: &LoopSettings) -> bool {
+        self.next_offset > self.checkpoint_offset
+            && self.last_checkpoint.elapsed() >= settings.checkpoint_interval
     }
 }
 

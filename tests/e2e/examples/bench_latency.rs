@@ -3,11 +3,13 @@
 //! to the thread row being visible in ClickHouse, per event, as p50/p99/max.
 //!
 //! `cargo run --release -p rapport-e2e --example bench_latency` (the local stack must run).
-//! `RAPPORT_BENCH_RATE` (1000/s), `RAPPORT_BENCH_SECONDS` (10) and `RAPPORT_BENCH_LATENESS`
+//! `RAPPORT_BENCH_RATE` (1000/s), `RAPPORT_BENCH_SECONDS` (10), `RAPPORT_BENCH_LATENESS`
 //! (the processor's `allowed_lateness`, default "1s": thread rows wait for it by design, so it
-//! is the floor of the latency) set the run. Prints a table; asserts nothing.
+//! is the floor of the latency) and `RAPPORT_BENCH_FLUSH_MS` (`flush_interval`, 1000) set the
+//! run. Prints a table; asserts nothing.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -48,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
         process: ProcessConfig {
             group_id: unique_name("rapport-latency"),
             allowed_lateness: lateness,
+            flush_interval: Duration::from_millis(env_or("RAPPORT_BENCH_FLUSH_MS", 1_000)),
             idle_advance: Duration::from_secs(2),
             ..ProcessConfig::default()
         },
@@ -84,6 +87,32 @@ async fn main() -> anyhow::Result<()> {
     // Let the consumer join and get its partitions before the clock starts.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
+    // Watch the threads table from the start, concurrently with the sends: each opening item's
+    // first sighting ends its latency. The watcher stops once it has seen every acknowledged
+    // item (`watching` is set when the sends are done) or at its deadline.
+    let watching = Arc::new(AtomicUsize::new(usize::MAX));
+    let watcher = {
+        let client = rapport_clickhouse::client(&config.clickhouse);
+        let watching = watching.clone();
+        let limit = Duration::from_secs(seconds + 60) + lateness;
+        tokio::spawn(async move {
+            let mut seen: HashMap<String, Instant> = HashMap::new();
+            let deadline = Instant::now() + limit;
+            while seen.len() < watching.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let ids: Vec<String> = client
+                    .query("SELECT opening_item_id FROM threads")
+                    .fetch_all()
+                    .await?;
+                let now = Instant::now();
+                for id in ids {
+                    seen.entry(id).or_insert(now);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            anyhow::Ok(seen)
+        })
+    };
+
     let acked: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let total = rate * seconds;
     let start = Instant::now();
@@ -118,22 +147,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let sent_for = start.elapsed();
 
-    // Watch the threads table; each opening item's first sighting ends its latency.
-    let client = rapport_clickhouse::client(&config.clickhouse);
-    let mut seen: HashMap<String, Instant> = HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(60) + lateness;
     let n_acked = acked.lock().unwrap_or_else(|p| p.into_inner()).len();
-    while seen.len() < n_acked && Instant::now() < deadline {
-        let ids: Vec<String> = client
-            .query("SELECT opening_item_id FROM threads")
-            .fetch_all()
-            .await?;
-        let now = Instant::now();
-        for id in ids {
-            seen.entry(id).or_insert(now);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    watching.store(n_acked, Ordering::Relaxed);
+    let seen = watcher.await??;
     shutdown.trigger();
     processor.await??;
     server
@@ -155,7 +171,10 @@ async fn main() -> anyhow::Result<()> {
         sent_for.as_secs_f64(),
         acked.len()
     );
-    println!("| allowed_lateness / flush_interval / idle_advance | {lateness:?} / 1s / 2s |");
+    println!(
+        "| allowed_lateness / flush_interval / idle_advance | {lateness:?} / {:?} / 2s |",
+        config.process.flush_interval
+    );
     println!(
         "| 2xx to thread row visible | p50 {:?}, p99 {:?}, max {:?} ({} of {} rows seen; polled every 50 ms) |",
         percentile(&latencies, 1, 2),
