@@ -15,11 +15,12 @@ use crate::SimError;
 /// recover). See the crate documentation for the numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Persona {
-    /// Many posts, answers ~10 % of threads and slowly, follows almost nobody back.
+    /// Many posts, answers ~7 % of threads and slowly, follows almost nobody back.
     Broadcaster,
-    /// Answers ≥ 85 % of threads within an hour of business time, by first name.
+    /// Answers > 90 % of threads within an hour while its care team is staffed (extended
+    /// hours, weekends too), by first name.
     Responsive,
-    /// Answers fast, with near-identical canned replies.
+    /// Answers ~80 % fast, with near-identical canned replies.
     Templated,
     /// Answers accounts with ≥ 10k followers quickly and mostly ignores small ones.
     InfluencerFavouring,

@@ -12,17 +12,23 @@
 //! [`read_jsonl`] store them for replay.
 //!
 //! Personas (ground truth):
-//! - **broadcaster**: ~12 posts a day, answers 10 % of threads after ~9 h (log-normal), follows
-//!   back 2 % of its followers, profile 32,000 followers / 422 following, away-message bot on
-//!   Messenger/Instagram DMs.
-//! - **responsive**: answers 92 % of threads within 1–50 min of business time (Mon–Fri
-//!   09:00–17:00 in its timezone), personal replies with the user's first name, likes 30 % of
-//!   public items, follows back 60 %.
-//! - **templated**: answers 88 % within minutes around the clock with one canned reply varied
-//!   only by handle, agent signature (`^AB`) and URL; follows back 10 %; away-message bot.
+//! - **broadcaster**: ~12 posts a day, answers 7 % of threads after ~16 h (log-normal, some
+//!   only days later) with short ad-hoc lines, follows back 2 % of its followers, profile
+//!   32,000 followers / 422 following, away-message bot on Messenger/Instagram DMs.
+//! - **responsive**: a care team with extended hours and weekend cover (every day 08:00–22:00
+//!   in its timezone) answers 93 % of threads within 1–50 min while staffed, overnight ones
+//!   the next morning; personal replies with the user's first name, likes 30 % of public
+//!   items, follows back 60 %.
+//! - **templated**: answers 80 % (what its macros cover) within minutes around the clock with
+//!   one canned reply varied only by handle, agent signature (`^AB`) and URL; follows back
+//!   10 %; away-message bot.
 //! - **influencer-favouring**: answers accounts with ≥ 10k followers 95 % within the hour
-//!   (personally) and others 7 % after ~20 h (generically); follows back 70 % of big accounts
+//!   (personally) and others 20 % after ~8 h (generically); follows back 70 % of big accounts
 //!   and 1 % of the rest.
+//!
+//! On the 24 h response rate this orders them responsive > templated >
+//! influencer-favouring > broadcaster, and the templated brand has by far the highest
+//! templated share.
 //!
 //! Users have log-normal follower counts (median 250, ~5 % ≥ 10k); threads arrive with a
 //! diurnal and weekly shape, with follow-ups, multi-turn answers and DMs; deliveries are late

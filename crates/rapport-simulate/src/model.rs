@@ -548,28 +548,31 @@ impl Gen<'_> {
         let minutes = |m: f64| (m * MINUTE_MS as f64) as i64;
         let (answer, at) = match self.brand.persona {
             Persona::Broadcaster => {
-                let delay = self.rng.log_normal(9.0 * 60.0, 0.7).min(3.0 * 24.0 * 60.0);
-                (Answer { p: 0.10 }, asked + minutes(delay))
+                // Whoever runs the account looks at the mentions now and then: few answers,
+                // most the next day, some days later.
+                let delay = self.rng.log_normal(16.0 * 60.0, 0.8).min(5.0 * 24.0 * 60.0);
+                (Answer { p: 0.07 }, asked + minutes(delay))
             }
             Persona::Responsive => {
-                // The clock starts at the next opening; answered well within the hour.
+                // A care team with extended hours and weekend cover: answered well within the
+                // hour while it is staffed, overnight questions first thing in the morning.
                 let delay = (1.0 + self.rng.exp(12.0)).min(50.0);
-                (
-                    Answer { p: 0.92 },
-                    business_start(tz, asked) + minutes(delay),
-                )
+                (Answer { p: 0.93 }, care_start(tz, asked) + minutes(delay))
             }
             Persona::Templated => {
+                // Canned replies within minutes, around the clock, to what the macros cover;
+                // the rest falls through.
                 let delay = (1.0 + self.rng.exp(7.0)).min(120.0);
-                (Answer { p: 0.88 }, asked + minutes(delay))
+                (Answer { p: 0.80 }, asked + minutes(delay))
             }
             Persona::InfluencerFavouring if followers >= BIG_ACCOUNT_FOLLOWERS => {
                 let delay = (1.0 + self.rng.exp(12.0)).min(60.0);
                 (Answer { p: 0.95 }, asked + minutes(delay))
             }
             Persona::InfluencerFavouring => {
-                let delay = self.rng.log_normal(20.0 * 60.0, 0.5).min(3.0 * 24.0 * 60.0);
-                (Answer { p: 0.07 }, asked + minutes(delay))
+                // Small accounts get a generic line in a once-a-day sweep, when at all.
+                let delay = self.rng.log_normal(8.0 * 60.0, 0.6).min(3.0 * 24.0 * 60.0);
+                (Answer { p: 0.20 }, asked + minutes(delay))
             }
         };
         // Later turns of a conversation get answered a little less often.
@@ -740,15 +743,22 @@ fn activity_weight(tz: Tz, at_ms: i64) -> f64 {
     }
 }
 
-/// The first instant at or after `at_ms` inside business hours (Mon–Fri 09:00–17:00 local).
-pub(crate) fn business_start(tz: Tz, at_ms: i64) -> i64 {
+/// The first instant at or after `at_ms` when the responsive brand's care team is staffed
+/// (every day 08:00–22:00 local, so outside business hours and at weekends too).
+pub(crate) fn care_start(tz: Tz, at_ms: i64) -> i64 {
+    next_open(tz, at_ms, (8, 22), true)
+}
+
+/// The first instant at or after `at_ms` inside the daily window `hours` (local, whole hours),
+/// on weekdays only unless `weekends`.
+fn next_open(tz: Tz, at_ms: i64, hours: (u32, u32), weekends: bool) -> i64 {
     let Some(utc) = DateTime::from_timestamp_millis(at_ms) else {
         return at_ms;
     };
     let today = utc.with_timezone(&tz).date_naive();
-    let (Some(nine), Some(five)) = (
-        NaiveTime::from_hms_opt(9, 0, 0),
-        NaiveTime::from_hms_opt(17, 0, 0),
+    let (Some(open_time), Some(close_time)) = (
+        NaiveTime::from_hms_opt(hours.0, 0, 0),
+        NaiveTime::from_hms_opt(hours.1, 0, 0),
     ) else {
         return at_ms;
     };
@@ -756,17 +766,17 @@ pub(crate) fn business_start(tz: Tz, at_ms: i64) -> i64 {
         let Some(date) = today.checked_add_days(Days::new(d)) else {
             break;
         };
-        if date.weekday().num_days_from_monday() >= 5 {
+        if !weekends && date.weekday().num_days_from_monday() >= 5 {
             continue;
         }
-        // `earliest` resolves DST gaps/folds; 09:00 and 17:00 are never inside a gap in
+        // `earliest` resolves DST gaps/folds; the opening hours are never inside a gap in
         // the zones used, but a zone that had one would just skip that day.
         let local_ms = |time| {
             tz.from_local_datetime(&date.and_time(time))
                 .earliest()
                 .map(|t| t.timestamp_millis())
         };
-        let (Some(open), Some(close)) = (local_ms(nine), local_ms(five)) else {
+        let (Some(open), Some(close)) = (local_ms(open_time), local_ms(close_time)) else {
             continue;
         };
         if at_ms < open {
@@ -786,6 +796,8 @@ mod tests {
     #[test]
     fn business_start_moves_evenings_and_weekends_to_the_next_opening() {
         let tz = chrono_tz::Europe::Berlin;
+        // Business hours: Mon–Fri 09:00–17:00.
+        let business_start = |at| next_open(tz, at, (9, 17), false);
         let ms = |s: &str| {
             DateTime::parse_from_rfc3339(s)
                 .map(|t| t.timestamp_millis())
@@ -793,18 +805,37 @@ mod tests {
         };
         // Monday 2026-03-02 10:00 Berlin (09:00Z) is open.
         assert_eq!(
-            business_start(tz, ms("2026-03-02T09:00:00Z")),
+            business_start(ms("2026-03-02T09:00:00Z")),
             ms("2026-03-02T09:00:00Z")
         );
         // Monday 18:00 Berlin → Tuesday 09:00 Berlin (08:00Z).
         assert_eq!(
-            business_start(tz, ms("2026-03-02T17:00:00Z")),
+            business_start(ms("2026-03-02T17:00:00Z")),
             ms("2026-03-03T08:00:00Z")
         );
         // Saturday → Monday 09:00.
         assert_eq!(
-            business_start(tz, ms("2026-03-07T12:00:00Z")),
+            business_start(ms("2026-03-07T12:00:00Z")),
             ms("2026-03-09T08:00:00Z")
+        );
+    }
+
+    #[test]
+    fn the_care_team_answers_evenings_and_weekends_and_nights_next_morning() {
+        let tz = chrono_tz::Europe::Berlin;
+        let ms = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_millis())
+                .unwrap_or(i64::MIN)
+        };
+        // Monday 20:00 Berlin (19:00Z) and Saturday 12:00 Berlin are staffed.
+        for t in ["2026-03-02T19:00:00Z", "2026-03-07T11:00:00Z"] {
+            assert_eq!(care_start(tz, ms(t)), ms(t));
+        }
+        // Saturday 23:30 Berlin → Sunday 08:00 Berlin (07:00Z).
+        assert_eq!(
+            care_start(tz, ms("2026-03-07T22:30:00Z")),
+            ms("2026-03-08T07:00:00Z")
         );
     }
 

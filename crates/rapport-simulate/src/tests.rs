@@ -408,11 +408,13 @@ impl Measured {
     }
 }
 
-/// METRICS.md §5's normalization, enough for the canned variants: lowercase, mask handles,
-/// URLs, numbers and trailing `^AB` signatures.
+/// METRICS.md §5's normalization, enough for the canned variants: lowercase, drop leading
+/// handles, mask other handles, URLs, numbers and trailing `^AB` signatures.
 fn canonical(text: &str) -> String {
     text.to_lowercase()
         .split_whitespace()
+        // Leading @handles (the automatic reply prefix) are dropped, as METRICS.md §5 says.
+        .skip_while(|w| w.starts_with('@'))
         .map(|w| {
             if w.starts_with('@') {
                 "@h"
@@ -493,7 +495,7 @@ fn personas_are_visible_in_the_normalized_events() {
         n_big >= 10 && n_small >= 100,
         "{n_big} big, {n_small} small threads"
     );
-    assert!(big >= 0.75 && small <= 0.2, "big {big}, small {small}");
+    assert!(big >= 0.75 && small <= 0.3, "big {big}, small {small}");
     let (others_small, _) = m.answer_rate(Persona::Responsive, |f| f < 1_000);
     assert!(
         others_small > 0.8,
@@ -548,6 +550,71 @@ fn personas_are_visible_in_the_normalized_events() {
         s_broad < 0.25 && s_resp > 0.7,
         "conversation share {s_broad} vs {s_resp}"
     );
+}
+
+/// Share of each persona's threads (at least a day old at the end of the window) answered
+/// within 24 h, in `Persona::ALL` order.
+fn response_rates_24h(seed: u64, days: u32) -> Vec<(Persona, f64, usize)> {
+    let cfg = config(4, days, seed);
+    let deliveries = generate(&cfg).expect("generates");
+    let mut seen = BTreeSet::new();
+    let events: Vec<InteractionEvent> = ingest(&cfg, &deliveries)
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| seen.insert(e.event_id.clone()))
+        .collect();
+    let all = threads(&events);
+    let day = 86_400_000;
+    cfg.brands
+        .iter()
+        .map(|b| {
+            let old: Vec<&Thread> = all
+                .iter()
+                .filter(|t| t.brand == b.id && t.opened <= cfg.end_ms - day)
+                .collect();
+            let within = old
+                .iter()
+                .filter(|t| t.response.is_some_and(|r| r - t.opened <= day))
+                .count();
+            (
+                b.persona,
+                within as f64 / old.len().max(1) as f64,
+                old.len(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn response_rates_order_the_personas_for_every_seed() {
+    // Responsive (extended hours, weekends) > templated (fast but skips what its macros do
+    // not cover) > influencer-favouring (big accounts only) > broadcaster, with room to spare
+    // so that a short demo run keeps the order too.
+    for seed in [1, 7, 42, 1234] {
+        let rates = response_rates_24h(seed, 10);
+        let rate = |p: Persona| {
+            rates
+                .iter()
+                .find(|r| r.0 == p)
+                .map(|r| r.1)
+                .expect("every persona")
+        };
+        let order = [
+            Persona::Responsive,
+            Persona::Templated,
+            Persona::InfluencerFavouring,
+            Persona::Broadcaster,
+        ];
+        for pair in order.windows(2) {
+            let (hi, lo) = (rate(pair[0]), rate(pair[1]));
+            assert!(
+                hi > lo + 0.05,
+                "seed {seed}: {} {hi:.3} vs {} {lo:.3} ({rates:?})",
+                pair[0].as_str(),
+                pair[1].as_str()
+            );
+        }
+    }
 }
 
 #[test]

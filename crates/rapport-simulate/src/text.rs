@@ -99,12 +99,26 @@ const CANNED: [&str; 2] = [
 
 const AGENTS: [&str; 5] = ["AB", "JK", "MR", "TS", "LW"];
 
-const GENERIC_REPLIES: [&str; 5] = [
-    "Thanks for reaching out! Our FAQ has the answer: {url}",
-    "Please check our help centre for this.",
-    "Thanks for your message.",
-    "We'll pass this on to the team.",
-    "Thanks! Keep an eye on our channels for news.",
+/// Short ad-hoc lines typed by whoever is on the account: an opener and a pointer, so they
+/// repeat (and count as templated) only as often as a busy social team really repeats itself.
+const GENERIC_OPENERS: [&str; 6] = [
+    "Thanks for reaching out!",
+    "Sorry about that.",
+    "Good question!",
+    "Hi there,",
+    "Thanks for the feedback.",
+    "Appreciate it!",
+];
+
+const GENERIC_POINTERS: [&str; 8] = [
+    "Our FAQ has the answer: {url}",
+    "please check our help centre for this.",
+    "we'll pass this on to the team.",
+    "keep an eye on our channels for news.",
+    "our support team can help at {url}",
+    "we're looking into it.",
+    "more details soon, stay tuned.",
+    "have a look at {url}",
 ];
 
 const INFLUENCER_BODIES: [&str; 4] = [
@@ -168,7 +182,9 @@ pub(crate) fn brand_reply(
             .replace("{agent}", one(rng, &AGENTS))
             .replace("{url}", &url),
         Persona::Broadcaster | Persona::InfluencerFavouring => {
-            one(rng, &GENERIC_REPLIES).replace("{url}", &url)
+            let opener = one(rng, &GENERIC_OPENERS);
+            let pointer = one(rng, &GENERIC_POINTERS).replace("{url}", &url);
+            format!("{opener} {pointer}")
         }
     }
 }

@@ -184,7 +184,7 @@ impl Drop for InProcess {
 }
 
 /// The `rapport` binary, built once per test process (see the module docs).
-fn rapport_bin() -> PathBuf {
+pub(crate) fn rapport_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         if let Ok(bin) = std::env::var("RAPPORT_TEST_BIN") {
