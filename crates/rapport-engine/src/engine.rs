@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
 use crate::daily::{set_backlog, BpState, DayAgg};
+use crate::dense::DenseMap;
 use crate::hash::{hash_str, key_hash, FastMap};
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
@@ -114,7 +115,7 @@ pub(crate) struct State {
     pub max_seen: i64,
     pub started: bool,
     pub buffer: VecDeque<Item>,
-    pub dedup: FastMap<u64, i64>,
+    pub dedup: DenseMap<i64>,
     pub brands: Vec<String>,
     pub bps: Vec<BpState>,
     pub store: ThreadStore,
@@ -127,7 +128,7 @@ pub(crate) struct State {
     pub edges: FastMap<u64, u8>,
     pub new_followers: VecDeque<NewFollower>,
     /// Content words of each user's latest inbound item, with its time.
-    pub ctx: FastMap<u64, (i64, ContentWords)>,
+    pub ctx: DenseMap<(i64, ContentWords)>,
     /// Latest thread of keys whose slot is gone, for the return-rate window.
     pub recent: FastMap<u64, u32>,
     pub fingerprints: FingerprintIndex,
@@ -153,6 +154,12 @@ pub struct Engine {
     pub(crate) st: State,
     /// Token buffer reused by every text analysed at intake (not state: never snapshotted).
     pub(crate) scratch: Tokens,
+    /// A lower bound of every pending timer's deadline: `run_timers` returns at once while
+    /// its horizon does not pass it, instead of recomputing the candidates per item. Rules
+    /// that add a timer lower it (`note_deadline`); a cache, so never snapshotted.
+    pub(crate) next_due: i64,
+    /// The shortest time-based stage, for `note_deadline` on a new thread.
+    pub(crate) min_stage_ms: i64,
 }
 
 impl Engine {
@@ -195,7 +202,10 @@ impl Engine {
                 ..State::default()
             },
             scratch: Tokens::default(),
+            next_due: i64::MIN,
+            min_stage_ms: 0,
         };
+        e.min_stage_ms = e.stage_ms.iter().copied().min().unwrap_or(0);
         for id in order {
             e.brand_index(&id);
         }
@@ -266,15 +276,10 @@ impl Engine {
         } else {
             self.st.watermark
         };
-        match self.st.dedup.entry(evh) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.st.stats.duplicates += 1;
-                self.agg(bp, utc_day(now)).arrival(now).duplicate_items += 1;
-                return Disposition::Duplicate;
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(ev.occurred_at);
-            }
+        if self.st.dedup.insert_if_absent(evh, ev.occurred_at) {
+            self.st.stats.duplicates += 1;
+            self.agg(bp, utc_day(now)).arrival(now).duplicate_items += 1;
+            return Disposition::Duplicate;
         }
         if ev.occurred_at < self.st.watermark {
             self.st.stats.late_items += 1;
@@ -372,11 +377,22 @@ impl Engine {
         self.run_timers(w);
     }
 
+    /// Lowers the cached earliest deadline for a timer just added at `d`.
+    #[inline]
+    pub(crate) fn note_deadline(&mut self, d: i64) {
+        self.next_due = self.next_due.min(d);
+    }
+
     /// Fires, in deadline order, every timer with a deadline strictly before `before`.
     fn run_timers(&mut self, before: i64) {
+        if before <= self.next_due {
+            return;
+        }
         loop {
             let mut best: Option<(i64, Timer)> = None;
+            let mut earliest = i64::MAX;
             let mut consider = |d: i64, t: Timer| {
+                earliest = earliest.min(d);
                 if d < before && best.is_none_or(|(b, _)| d < b) {
                     best = Some((d, t));
                 }
@@ -404,7 +420,10 @@ impl Engine {
             if self.st.started {
                 consider(self.st.next_sweep, Timer::Sweep);
             }
-            let Some((d, timer)) = best else { break };
+            let Some((d, timer)) = best else {
+                self.next_due = earliest;
+                break;
+            };
             match timer {
                 Timer::Stage(k) => {
                     let seq = self.st.cursors[k];
@@ -634,7 +653,6 @@ impl Engine {
     /// Approximate heap bytes per structure (container capacities, not allocator overhead);
     /// the memory bench measures the real total with a counting allocator.
     pub fn heap_breakdown(&self) -> HeapBreakdown {
-        let map = |len: usize, entry: usize| len * (entry + 1);
         HeapBreakdown {
             thread_index: self.st.store.heap_bytes(),
             cohort: self.st.cohort.heap_bytes()
@@ -645,11 +663,8 @@ impl Engine {
                     .iter()
                     .map(|b| b.awaiting.capacity() * 4)
                     .sum::<usize>(),
-            dedup: map(self.st.dedup.capacity(), 16),
-            reply_context: map(
-                self.st.ctx.capacity(),
-                std::mem::size_of::<(u64, i64, ContentWords)>(),
-            ),
+            dedup: self.st.dedup.heap_bytes(),
+            reply_context: self.st.ctx.heap_bytes(),
             fingerprints: self.st.fingerprints.heap_bytes(),
         }
     }

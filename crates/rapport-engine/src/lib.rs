@@ -51,6 +51,7 @@
 mod calendar;
 mod config;
 mod daily;
+mod dense;
 mod engine;
 mod error;
 mod hash;

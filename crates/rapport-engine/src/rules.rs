@@ -40,6 +40,7 @@ impl Engine {
             self.st.started = true;
             self.st.next_boundary = (utc_day(t) + 1) * DAY_MS;
             self.st.next_sweep = t + EngineConfig::ms(self.cfg.housekeeping_interval_seconds);
+            self.note_deadline(self.st.next_boundary.min(self.st.next_sweep) - 1);
         }
         if item.modifier != Modifier::None {
             self.st.stats.modified_ignored += 1;
@@ -201,6 +202,7 @@ impl Engine {
         b.pending += 1;
         b.awaiting.push_back(seq as u32);
         self.st.sla.push(Reverse((deadline, seq)));
+        self.note_deadline(deadline.min(t.saturating_add(self.min_stage_ms)));
         let r = self.agg(bp, utc_day(t));
         r.bands[band.index()].opened += 1;
         let row = r.touch(t);
@@ -668,6 +670,7 @@ impl Engine {
                 bp: item.bp,
                 key: item.key,
             });
+            self.note_deadline(t + EngineConfig::ms(self.cfg.follow_back_window_seconds));
             self.agg(item.bp, utc_day(t)).touch(t).new_followers += 1;
         }
         let b = &self.st.bps[item.bp as usize];
