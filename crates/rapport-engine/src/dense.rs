@@ -111,20 +111,24 @@ impl<V: Copy> DenseMap<V> {
 
     /// Keeps the entries for which `keep` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(u64, &V) -> bool) {
-        for i in 0..self.entries.len() {
-            if !self.is_live(i) {
-                continue;
+        for w in 0..self.live.len() {
+            // Visit only the live entries of each 64-entry word.
+            let mut bits = self.live[w];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let i = w * 64 + b;
+                let (k, v) = self.entries[i];
+                if keep(k, &v) {
+                    continue;
+                }
+                let at = i as u32;
+                if let Ok(e) = self.table.find_entry(spread(k), |&j| j == at) {
+                    e.remove();
+                }
+                self.live[w] &= !(1 << b);
+                self.free.push(at);
             }
-            let (k, v) = self.entries[i];
-            if keep(k, &v) {
-                continue;
-            }
-            let at = i as u32;
-            if let Ok(e) = self.table.find_entry(spread(k), |&j| j == at) {
-                e.remove();
-            }
-            self.set_live(i, false);
-            self.free.push(at);
         }
         if self.table.is_empty() {
             // Nothing live: give the slack back (expiry after a burst).

@@ -27,8 +27,9 @@ use crate::{ConfigError, SnapshotError};
 
 /// Leading bytes of every snapshot.
 const MAGIC: &[u8; 4] = b"RPEN";
-/// Version of the snapshot layout this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 1;
+/// Version of the snapshot layout this build writes. It also reads layout 1, which differs
+/// only in how the thread id arena encodes ids (converted on restore).
+pub const SNAPSHOT_VERSION: u16 = 2;
 
 /// What `process` did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -611,13 +612,16 @@ impl Engine {
             return Err(SnapshotError::NotASnapshot);
         }
         let found = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if found != SNAPSHOT_VERSION {
+        if found != SNAPSHOT_VERSION && found != 1 {
             return Err(SnapshotError::UnsupportedVersion {
                 found,
                 supported: SNAPSHOT_VERSION,
             });
         }
-        let st: State = postcard::from_bytes(&bytes[6..]).map_err(SnapshotError::Corrupt)?;
+        let mut st: State = postcard::from_bytes(&bytes[6..]).map_err(SnapshotError::Corrupt)?;
+        if found == 1 {
+            st.store.upgrade_v1_arena();
+        }
         let mut e = Engine::new(config, Vec::new())?;
         for b in &brands {
             let cal = BusinessCalendar::from_settings(b)?;
@@ -699,4 +703,91 @@ pub(crate) fn day_key(bp: u32, day: i64) -> u64 {
 
 pub(crate) fn split_day_key(k: u64) -> (u32, i64) {
     ((k >> 32) as u32, i64::from(k as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_events::Party;
+
+    fn event(i: u64, dir: Direction, user: u64, t: i64) -> InteractionEvent {
+        let party = |id: String| Party {
+            id,
+            handle: None,
+            display_name: Some("Sam Rivera".into()),
+            followers: Some(10),
+        };
+        let user = party(format!("{}", 1_000_000_000_000u64 + user));
+        let (actor, addressed) = match dir {
+            Direction::Inbound => (user, None),
+            Direction::Outbound => (party("acct".into()), Some(user)),
+        };
+        InteractionEvent {
+            event_id: format!("ev-{i}"),
+            platform: Platform::X,
+            brand_id: "acme".into(),
+            brand_account_id: "acct".into(),
+            kind: Kind::Comment,
+            modifier: Modifier::None,
+            direction: dir,
+            channel: Channel::Public,
+            actor,
+            addressed,
+            object_id: format!("{}", 1_850_000_000_000_000_000u64 + i),
+            parent_id: None,
+            root_id: None,
+            text: Some("my blender jug arrived cracked".into()),
+            reaction: None,
+            automated: false,
+            occurred_at: t,
+            received_at: t,
+            profile: None,
+            source: "test".into(),
+        }
+    }
+
+    /// A layout-1 snapshot (ids as plain strings in the arena) restores and continues exactly
+    /// like the engine it was taken from.
+    #[test]
+    fn restores_layout_1_snapshots() {
+        let t0 = 1_772_438_400_000i64;
+        let mut events = Vec::new();
+        for i in 0..400u64 {
+            let dir = if i % 3 == 2 {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            };
+            events.push(event(i, dir, i % 37, t0 + i as i64 * 60_000));
+        }
+        let mut engine = Engine::new(EngineConfig::default(), vec![]).unwrap();
+        for e in &events[..200] {
+            engine.process(e);
+        }
+        let v2 = engine.snapshot().unwrap();
+        let mut old = Engine::restore(&v2, EngineConfig::default(), vec![]).unwrap();
+        old.st.store.downgrade_to_v1_arena();
+        let mut v1 = old.snapshot().unwrap();
+        v1[4..6].copy_from_slice(&1u16.to_le_bytes());
+        assert_ne!(v1, v2);
+        let mut restored = Engine::restore(&v1, EngineConfig::default(), vec![]).unwrap();
+        for e in &events[200..] {
+            assert_eq!(engine.process(e), restored.process(e));
+        }
+        engine.advance_watermark(t0 + 40 * DAY_MS);
+        restored.advance_watermark(t0 + 40 * DAY_MS);
+        let (a, b) = (engine.drain_output(), restored.drain_output());
+        assert!(!a.threads.is_empty());
+        assert!(a.threads.iter().any(|r| r.first_response_item_id.is_some()));
+        assert_eq!(a, b);
+        let mut future = v2.clone();
+        future[4..6].copy_from_slice(&3u16.to_le_bytes());
+        assert!(matches!(
+            Engine::restore(&future, EngineConfig::default(), vec![]),
+            Err(SnapshotError::UnsupportedVersion {
+                found: 3,
+                supported: 2
+            })
+        ));
+    }
 }

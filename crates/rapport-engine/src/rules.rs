@@ -343,9 +343,7 @@ impl Engine {
                 | flag::ANSWERED
                 | if moved { flag::MOVED_PRIVATE } else { 0 };
         }
-        let (user, opening, _) = self.st.store.ids(slot);
-        let (user, opening) = (user.to_owned(), opening.to_owned());
-        self.st.store.set_ids(slot, &user, &opening, item.object());
+        self.st.store.set_response(slot, item.object());
         let brand = self.st.bps[r.bp as usize].brand as usize;
         let resp_at = r.opened_ms + i64::from(resp);
         let resp_s = secs(resp_at) - secs(r.opened_ms);
@@ -452,17 +450,17 @@ impl Engine {
             thread_id: thread_id(s.key, r.opened_ms),
             brand_id: self.st.brands[b.brand as usize].clone(),
             platform: b.platform,
-            user_id: user.to_owned(),
+            user_id: user,
             opened_channel: if r.has(flag::PRIVATE) {
                 Channel::Private
             } else {
                 Channel::Public
             },
             opened_at: secs(r.opened_ms),
-            opening_item_id: opening.to_owned(),
+            opening_item_id: opening,
             inbound_items: s.inbound,
             first_response_at: resp_at.map(secs),
-            first_response_item_id: resp_at.map(|_| response.to_owned()),
+            first_response_item_id: resp_at.map(|_| response),
             response_seconds: resp_at.map(|x| secs(x) - secs(r.opened_ms)),
             business_response_seconds: resp_at.map(|x| cal.business_seconds(r.opened_ms, x)),
             sla_deadline_at: secs(r.opened_ms).saturating_add(r.sla_s),
