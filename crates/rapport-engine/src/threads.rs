@@ -157,20 +157,28 @@ fn get_id(buf: &[u8], pos: &mut usize) -> String {
         let mut n = (v >> 1) as u64;
         let mut digits = [0u8; 20];
         let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+        // Two digits per division: this runs for every id of every emitted thread row.
+        while n >= 100 {
+            let r = (n % 100) as usize;
+            n /= 100;
+            i -= 2;
+            digits[i] = b'0' + (r / 10) as u8;
+            digits[i + 1] = b'0' + (r % 10) as u8;
         }
-        return String::from_utf8_lossy(&digits[i..]).into_owned();
+        if n >= 10 {
+            i -= 2;
+            digits[i] = b'0' + (n / 10) as u8;
+            digits[i + 1] = b'0' + (n % 10) as u8;
+        } else {
+            i -= 1;
+            digits[i] = b'0' + n as u8;
+        }
+        return std::str::from_utf8(&digits[i..]).map_or_else(|_| String::new(), str::to_owned);
     }
     let start = (*pos).min(buf.len());
     let end = (start + (v >> 1)).min(buf.len());
     *pos = end;
-    String::from_utf8_lossy(&buf[start..end]).into_owned()
+    std::str::from_utf8(&buf[start..end]).map_or_else(|_| String::new(), str::to_owned)
 }
 
 impl ThreadStore {
