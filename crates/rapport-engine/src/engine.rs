@@ -602,7 +602,7 @@ impl Engine {
     }
 
     /// Rebuilds an engine from [`Engine::snapshot`] bytes with the current configuration.
-    /// Rejects other layout versions rather than guessing.
+    /// Reads this layout and layout 1 (converted); rejects other versions rather than guessing.
     pub fn restore(
         bytes: &[u8],
         config: EngineConfig,
