@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
 use crate::daily::{set_backlog, BpState, DayAgg};
+use crate::dense::DenseMap;
 use crate::hash::{hash_str, key_hash, FastMap};
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
@@ -26,8 +27,9 @@ use crate::{ConfigError, SnapshotError};
 
 /// Leading bytes of every snapshot.
 const MAGIC: &[u8; 4] = b"RPEN";
-/// Version of the snapshot layout this build writes and reads.
-pub const SNAPSHOT_VERSION: u16 = 1;
+/// Version of the snapshot layout this build writes. It also reads layout 1, which differs
+/// only in how the thread id arena encodes ids (converted on restore).
+pub const SNAPSHOT_VERSION: u16 = 2;
 
 /// What `process` did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,7 +116,7 @@ pub(crate) struct State {
     pub max_seen: i64,
     pub started: bool,
     pub buffer: VecDeque<Item>,
-    pub dedup: FastMap<u64, i64>,
+    pub dedup: DenseMap<i64>,
     pub brands: Vec<String>,
     pub bps: Vec<BpState>,
     pub store: ThreadStore,
@@ -127,7 +129,7 @@ pub(crate) struct State {
     pub edges: FastMap<u64, u8>,
     pub new_followers: VecDeque<NewFollower>,
     /// Content words of each user's latest inbound item, with its time.
-    pub ctx: FastMap<u64, (i64, ContentWords)>,
+    pub ctx: DenseMap<(i64, ContentWords)>,
     /// Latest thread of keys whose slot is gone, for the return-rate window.
     pub recent: FastMap<u64, u32>,
     pub fingerprints: FingerprintIndex,
@@ -153,6 +155,12 @@ pub struct Engine {
     pub(crate) st: State,
     /// Token buffer reused by every text analysed at intake (not state: never snapshotted).
     pub(crate) scratch: Tokens,
+    /// A lower bound of every pending timer's deadline: `run_timers` returns at once while
+    /// its horizon does not pass it, instead of recomputing the candidates per item. Rules
+    /// that add a timer lower it (`note_deadline`); a cache, so never snapshotted.
+    pub(crate) next_due: i64,
+    /// The shortest time-based stage, for `note_deadline` on a new thread.
+    pub(crate) min_stage_ms: i64,
 }
 
 impl Engine {
@@ -195,7 +203,10 @@ impl Engine {
                 ..State::default()
             },
             scratch: Tokens::default(),
+            next_due: i64::MIN,
+            min_stage_ms: 0,
         };
+        e.min_stage_ms = e.stage_ms.iter().copied().min().unwrap_or(0);
         for id in order {
             e.brand_index(&id);
         }
@@ -266,15 +277,10 @@ impl Engine {
         } else {
             self.st.watermark
         };
-        match self.st.dedup.entry(evh) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.st.stats.duplicates += 1;
-                self.agg(bp, utc_day(now)).arrival(now).duplicate_items += 1;
-                return Disposition::Duplicate;
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(ev.occurred_at);
-            }
+        if self.st.dedup.insert_if_absent(evh, ev.occurred_at) {
+            self.st.stats.duplicates += 1;
+            self.agg(bp, utc_day(now)).arrival(now).duplicate_items += 1;
+            return Disposition::Duplicate;
         }
         if ev.occurred_at < self.st.watermark {
             self.st.stats.late_items += 1;
@@ -372,11 +378,22 @@ impl Engine {
         self.run_timers(w);
     }
 
+    /// Lowers the cached earliest deadline for a timer just added at `d`.
+    #[inline]
+    pub(crate) fn note_deadline(&mut self, d: i64) {
+        self.next_due = self.next_due.min(d);
+    }
+
     /// Fires, in deadline order, every timer with a deadline strictly before `before`.
     fn run_timers(&mut self, before: i64) {
+        if before <= self.next_due {
+            return;
+        }
         loop {
             let mut best: Option<(i64, Timer)> = None;
+            let mut earliest = i64::MAX;
             let mut consider = |d: i64, t: Timer| {
+                earliest = earliest.min(d);
                 if d < before && best.is_none_or(|(b, _)| d < b) {
                     best = Some((d, t));
                 }
@@ -404,7 +421,10 @@ impl Engine {
             if self.st.started {
                 consider(self.st.next_sweep, Timer::Sweep);
             }
-            let Some((d, timer)) = best else { break };
+            let Some((d, timer)) = best else {
+                self.next_due = earliest;
+                break;
+            };
             match timer {
                 Timer::Stage(k) => {
                     let seq = self.st.cursors[k];
@@ -582,7 +602,7 @@ impl Engine {
     }
 
     /// Rebuilds an engine from [`Engine::snapshot`] bytes with the current configuration.
-    /// Rejects other layout versions rather than guessing.
+    /// Reads this layout and layout 1 (converted); rejects other versions rather than guessing.
     pub fn restore(
         bytes: &[u8],
         config: EngineConfig,
@@ -592,13 +612,16 @@ impl Engine {
             return Err(SnapshotError::NotASnapshot);
         }
         let found = u16::from_le_bytes([bytes[4], bytes[5]]);
-        if found != SNAPSHOT_VERSION {
+        if found != SNAPSHOT_VERSION && found != 1 {
             return Err(SnapshotError::UnsupportedVersion {
                 found,
                 supported: SNAPSHOT_VERSION,
             });
         }
-        let st: State = postcard::from_bytes(&bytes[6..]).map_err(SnapshotError::Corrupt)?;
+        let mut st: State = postcard::from_bytes(&bytes[6..]).map_err(SnapshotError::Corrupt)?;
+        if found == 1 {
+            st.store.upgrade_v1_arena();
+        }
         let mut e = Engine::new(config, Vec::new())?;
         for b in &brands {
             let cal = BusinessCalendar::from_settings(b)?;
@@ -634,7 +657,6 @@ impl Engine {
     /// Approximate heap bytes per structure (container capacities, not allocator overhead);
     /// the memory bench measures the real total with a counting allocator.
     pub fn heap_breakdown(&self) -> HeapBreakdown {
-        let map = |len: usize, entry: usize| len * (entry + 1);
         HeapBreakdown {
             thread_index: self.st.store.heap_bytes(),
             cohort: self.st.cohort.heap_bytes()
@@ -645,11 +667,8 @@ impl Engine {
                     .iter()
                     .map(|b| b.awaiting.capacity() * 4)
                     .sum::<usize>(),
-            dedup: map(self.st.dedup.capacity(), 16),
-            reply_context: map(
-                self.st.ctx.capacity(),
-                std::mem::size_of::<(u64, i64, ContentWords)>(),
-            ),
+            dedup: self.st.dedup.heap_bytes(),
+            reply_context: self.st.ctx.heap_bytes(),
             fingerprints: self.st.fingerprints.heap_bytes(),
         }
     }
@@ -684,4 +703,91 @@ pub(crate) fn day_key(bp: u32, day: i64) -> u64 {
 
 pub(crate) fn split_day_key(k: u64) -> (u32, i64) {
     ((k >> 32) as u32, i64::from(k as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapport_events::Party;
+
+    fn event(i: u64, dir: Direction, user: u64, t: i64) -> InteractionEvent {
+        let party = |id: String| Party {
+            id,
+            handle: None,
+            display_name: Some("Sam Rivera".into()),
+            followers: Some(10),
+        };
+        let user = party(format!("{}", 1_000_000_000_000u64 + user));
+        let (actor, addressed) = match dir {
+            Direction::Inbound => (user, None),
+            Direction::Outbound => (party("acct".into()), Some(user)),
+        };
+        InteractionEvent {
+            event_id: format!("ev-{i}"),
+            platform: Platform::X,
+            brand_id: "acme".into(),
+            brand_account_id: "acct".into(),
+            kind: Kind::Comment,
+            modifier: Modifier::None,
+            direction: dir,
+            channel: Channel::Public,
+            actor,
+            addressed,
+            object_id: format!("{}", 1_850_000_000_000_000_000u64 + i),
+            parent_id: None,
+            root_id: None,
+            text: Some("my blender jug arrived cracked".into()),
+            reaction: None,
+            automated: false,
+            occurred_at: t,
+            received_at: t,
+            profile: None,
+            source: "test".into(),
+        }
+    }
+
+    /// A layout-1 snapshot (ids as plain strings in the arena) restores and continues exactly
+    /// like the engine it was taken from.
+    #[test]
+    fn restores_layout_1_snapshots() {
+        let t0 = 1_772_438_400_000i64;
+        let mut events = Vec::new();
+        for i in 0..400u64 {
+            let dir = if i % 3 == 2 {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            };
+            events.push(event(i, dir, i % 37, t0 + i as i64 * 60_000));
+        }
+        let mut engine = Engine::new(EngineConfig::default(), vec![]).unwrap();
+        for e in &events[..200] {
+            engine.process(e);
+        }
+        let v2 = engine.snapshot().unwrap();
+        let mut old = Engine::restore(&v2, EngineConfig::default(), vec![]).unwrap();
+        old.st.store.downgrade_to_v1_arena();
+        let mut v1 = old.snapshot().unwrap();
+        v1[4..6].copy_from_slice(&1u16.to_le_bytes());
+        assert_ne!(v1, v2);
+        let mut restored = Engine::restore(&v1, EngineConfig::default(), vec![]).unwrap();
+        for e in &events[200..] {
+            assert_eq!(engine.process(e), restored.process(e));
+        }
+        engine.advance_watermark(t0 + 40 * DAY_MS);
+        restored.advance_watermark(t0 + 40 * DAY_MS);
+        let (a, b) = (engine.drain_output(), restored.drain_output());
+        assert!(!a.threads.is_empty());
+        assert!(a.threads.iter().any(|r| r.first_response_item_id.is_some()));
+        assert_eq!(a, b);
+        let mut future = v2.clone();
+        future[4..6].copy_from_slice(&3u16.to_le_bytes());
+        assert!(matches!(
+            Engine::restore(&future, EngineConfig::default(), vec![]),
+            Err(SnapshotError::UnsupportedVersion {
+                found: 3,
+                supported: 2
+            })
+        ));
+    }
 }

@@ -185,6 +185,29 @@ pub fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     h.finish()
 }
 
+/// [`hash_bytes`] of the ASCII-lowercased bytes, without a lowercased copy.
+#[inline]
+pub fn hash_ascii_lower(seed: u64, b: &[u8]) -> u64 {
+    let mut h = StableHasher::with_seed(seed);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        w.make_ascii_lowercase();
+        h.mix_word(u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut w = [0u8; 8];
+        w[..rest.len()].copy_from_slice(rest);
+        w.make_ascii_lowercase();
+        w[7] ^= rest.len() as u8;
+        h.mix_word(u64::from_le_bytes(w) ^ 0xA5);
+    }
+    h.len = b.len() as u64;
+    h.finish()
+}
+
 /// The thread key `(brand, platform, user)` as a 64-bit hash; never 0, which marks free slots.
 #[inline]
 pub fn key_hash(brand_id: &str, platform: u32, user_id: &str) -> u64 {
@@ -220,6 +243,20 @@ mod tests {
         assert_ne!(key_hash("acme", 2, "u1"), key_hash("acme", 3, "u1"));
         assert_eq!(key_hash("acme", 2, "u1") & 1, 1);
         assert_eq!(hash_str("rapport"), PINNED);
+        for w in [
+            "",
+            "a",
+            "Hello",
+            "ABCDEFGH",
+            "Mixed-Case Words'n Stuff 123",
+            "x".repeat(17).as_str(),
+        ] {
+            assert_eq!(
+                hash_ascii_lower(7, w.as_bytes()),
+                hash_bytes(7, w.to_ascii_lowercase().as_bytes()),
+                "{w}"
+            );
+        }
         // No collisions among a million structured keys (brand x numeric user id).
         let mut seen = std::collections::HashSet::new();
         for b in 0..100u64 {

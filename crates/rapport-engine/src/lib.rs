@@ -38,7 +38,7 @@
 //! - [`Engine::live_gauges`] gives pending threads, oldest pending age, SLA breaches, the
 //!   rolling 7-day `response_rate_24h` counts and sketch FRT p50/p90 per brand/platform.
 //! - [`Engine::snapshot`] / [`Engine::restore`]: the whole state as bytes with a leading
-//!   layout version ([`SNAPSHOT_VERSION`]); restore refuses other versions.
+//!   layout version ([`SNAPSHOT_VERSION`]); restore also reads layout 1 and refuses others.
 //!
 //! Units: row instants are `u32` epoch seconds (ClickHouse `DateTime`), `day` is days since
 //! 1970-01-01 (`Date`), durations are seconds; inputs and `version`s are epoch milliseconds
@@ -51,6 +51,7 @@
 mod calendar;
 mod config;
 mod daily;
+mod dense;
 mod engine;
 mod error;
 mod hash;

@@ -40,6 +40,7 @@ impl Engine {
             self.st.started = true;
             self.st.next_boundary = (utc_day(t) + 1) * DAY_MS;
             self.st.next_sweep = t + EngineConfig::ms(self.cfg.housekeeping_interval_seconds);
+            self.note_deadline(self.st.next_boundary.min(self.st.next_sweep) - 1);
         }
         if item.modifier != Modifier::None {
             self.st.stats.modified_ignored += 1;
@@ -201,6 +202,7 @@ impl Engine {
         b.pending += 1;
         b.awaiting.push_back(seq as u32);
         self.st.sla.push(Reverse((deadline, seq)));
+        self.note_deadline(deadline.min(t.saturating_add(self.min_stage_ms)));
         let r = self.agg(bp, utc_day(t));
         r.bands[band.index()].opened += 1;
         let row = r.touch(t);
@@ -341,9 +343,7 @@ impl Engine {
                 | flag::ANSWERED
                 | if moved { flag::MOVED_PRIVATE } else { 0 };
         }
-        let (user, opening, _) = self.st.store.ids(slot);
-        let (user, opening) = (user.to_owned(), opening.to_owned());
-        self.st.store.set_ids(slot, &user, &opening, item.object());
+        self.st.store.set_response(slot, item.object());
         let brand = self.st.bps[r.bp as usize].brand as usize;
         let resp_at = r.opened_ms + i64::from(resp);
         let resp_s = secs(resp_at) - secs(r.opened_ms);
@@ -450,17 +450,17 @@ impl Engine {
             thread_id: thread_id(s.key, r.opened_ms),
             brand_id: self.st.brands[b.brand as usize].clone(),
             platform: b.platform,
-            user_id: user.to_owned(),
+            user_id: user,
             opened_channel: if r.has(flag::PRIVATE) {
                 Channel::Private
             } else {
                 Channel::Public
             },
             opened_at: secs(r.opened_ms),
-            opening_item_id: opening.to_owned(),
+            opening_item_id: opening,
             inbound_items: s.inbound,
             first_response_at: resp_at.map(secs),
-            first_response_item_id: resp_at.map(|_| response.to_owned()),
+            first_response_item_id: resp_at.map(|_| response),
             response_seconds: resp_at.map(|x| secs(x) - secs(r.opened_ms)),
             business_response_seconds: resp_at.map(|x| cal.business_seconds(r.opened_ms, x)),
             sla_deadline_at: secs(r.opened_ms).saturating_add(r.sla_s),
@@ -668,6 +668,7 @@ impl Engine {
                 bp: item.bp,
                 key: item.key,
             });
+            self.note_deadline(t + EngineConfig::ms(self.cfg.follow_back_window_seconds));
             self.agg(item.bp, utc_day(t)).touch(t).new_followers += 1;
         }
         let b = &self.st.bps[item.bp as usize];

@@ -116,6 +116,71 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
     v
 }
 
+/// Platform ids are mostly decimal numbers of 13–19 digits; those (canonical: no sign, no
+/// leading zero, below 2^63) are stored as a varint of `n << 1 | 1`, the rest as a varint of
+/// `len << 1` followed by the bytes. Halves the arena for numeric ids.
+fn put_id(buf: &mut Vec<u8>, s: &str) {
+    match canonical_number(s) {
+        Some(n) => put_varint(buf, ((n << 1) | 1) as usize),
+        None => {
+            put_varint(buf, s.len() << 1);
+            buf.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn canonical_number(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
+        return None;
+    }
+    let mut n = 0u64;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(c - b'0');
+    }
+    (n < 1 << 63).then_some(n)
+}
+
+fn skip_id(buf: &[u8], pos: &mut usize) {
+    let v = get_varint(buf, pos);
+    if v & 1 == 0 {
+        *pos += v >> 1;
+    }
+}
+
+fn get_id(buf: &[u8], pos: &mut usize) -> String {
+    let v = get_varint(buf, pos);
+    if v & 1 == 1 {
+        let mut n = (v >> 1) as u64;
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        // Two digits per division: this runs for every id of every emitted thread row.
+        while n >= 100 {
+            let r = (n % 100) as usize;
+            n /= 100;
+            i -= 2;
+            digits[i] = b'0' + (r / 10) as u8;
+            digits[i + 1] = b'0' + (r % 10) as u8;
+        }
+        if n >= 10 {
+            i -= 2;
+            digits[i] = b'0' + (n / 10) as u8;
+            digits[i + 1] = b'0' + (n % 10) as u8;
+        } else {
+            i -= 1;
+            digits[i] = b'0' + n as u8;
+        }
+        return std::str::from_utf8(&digits[i..]).map_or_else(|_| String::new(), str::to_owned);
+    }
+    let start = (*pos).min(buf.len());
+    let end = (start + (v >> 1)).min(buf.len());
+    *pos = end;
+    std::str::from_utf8(&buf[start..end]).map_or_else(|_| String::new(), str::to_owned)
+}
+
 impl ThreadStore {
     pub fn len(&self) -> usize {
         self.table.len()
@@ -183,14 +248,40 @@ impl ThreadStore {
         self.release_ids(slot);
         let off = self.arena.len();
         for s in [user, opening, response] {
-            put_varint(&mut self.arena, s.len());
-            self.arena.extend_from_slice(s.as_bytes());
+            put_id(&mut self.arena, s);
         }
+        self.commit_record(slot, off, |st| st.set_ids(slot, user, opening, response));
+    }
+
+    /// Replaces the first-response id of a thread slot, keeping its other ids.
+    pub fn set_response(&mut self, slot: u32, response: &str) {
+        let ids = self.slots[slot as usize].ids;
+        if ids >= IDS_BRAND_CONV_PREV {
+            return self.set_ids(slot, "", "", response);
+        }
+        let start = ids as usize;
+        let mut pos = start;
+        skip_id(&self.arena, &mut pos);
+        skip_id(&self.arena, &mut pos);
+        self.release_ids(slot);
+        let off = self.arena.len();
+        self.arena.extend_from_within(start..pos);
+        put_id(&mut self.arena, response);
+        if off >= (IDS_BRAND_CONV_PREV as usize) {
+            let (user, opening, _) = self.ids_at(off);
+            self.arena.truncate(off);
+            return self.set_ids(slot, &user, &opening, response);
+        }
+        self.slots[slot as usize].ids = off as u32;
+    }
+
+    fn commit_record(&mut self, slot: u32, off: usize, again: impl FnOnce(&mut Self)) {
         if off >= (IDS_BRAND_CONV_PREV as usize) {
             // The arena outgrew 32-bit offsets: compact first (only dead bytes could get it
             // this large), then write again.
+            self.arena.truncate(off);
             self.compact();
-            return self.set_ids(slot, user, opening, response);
+            return again(self);
         }
         self.slots[slot as usize].ids = off as u32;
     }
@@ -207,27 +298,71 @@ impl ThreadStore {
     fn record_len(&self, off: usize) -> usize {
         let mut pos = off;
         for _ in 0..3 {
-            let n = get_varint(&self.arena, &mut pos);
-            pos += n;
+            skip_id(&self.arena, &mut pos);
         }
         pos - off
     }
 
     /// `(user_id, opening_item_id, first_response_item_id)` of a thread slot.
-    pub fn ids(&self, slot: u32) -> (&str, &str, &str) {
+    pub fn ids(&self, slot: u32) -> (String, String, String) {
         let ids = self.slots[slot as usize].ids;
         if ids >= IDS_BRAND_CONV_PREV {
-            return ("", "", "");
+            return (String::new(), String::new(), String::new());
         }
-        let mut pos = ids as usize;
-        let mut out = [""; 3];
-        for o in &mut out {
-            let n = get_varint(&self.arena, &mut pos);
-            let end = (pos + n).min(self.arena.len());
-            *o = std::str::from_utf8(&self.arena[pos..end]).unwrap_or("");
-            pos = end;
+        self.ids_at(ids as usize)
+    }
+
+    fn ids_at(&self, off: usize) -> (String, String, String) {
+        let mut pos = off;
+        let a = get_id(&self.arena, &mut pos);
+        let b = get_id(&self.arena, &mut pos);
+        let c = get_id(&self.arena, &mut pos);
+        (a, b, c)
+    }
+
+    /// Rewrites an arena written by snapshot layout 1 (every id as length + bytes) in the
+    /// current encoding.
+    pub fn upgrade_v1_arena(&mut self) {
+        let old = std::mem::take(&mut self.arena);
+        self.garbage = 0;
+        for i in 0..self.slots.len() {
+            let ids = self.slots[i].ids;
+            if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
+                continue;
+            }
+            let mut pos = ids as usize;
+            let off = self.arena.len();
+            for _ in 0..3 {
+                let n = get_varint(&old, &mut pos);
+                let end = (pos + n).min(old.len());
+                put_id(
+                    &mut self.arena,
+                    std::str::from_utf8(&old[pos.min(end)..end]).unwrap_or(""),
+                );
+                pos = end;
+            }
+            self.slots[i].ids = u32::try_from(off).unwrap_or(IDS_BRAND_CONV_PREV);
         }
-        (out[0], out[1], out[2])
+    }
+
+    /// The inverse of [`ThreadStore::upgrade_v1_arena`], to test restoring old snapshots.
+    #[cfg(test)]
+    pub fn downgrade_to_v1_arena(&mut self) {
+        let mut fresh = Vec::new();
+        for i in 0..self.slots.len() {
+            let ids = self.slots[i].ids;
+            if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
+                continue;
+            }
+            let (a, b, c) = self.ids_at(ids as usize);
+            self.slots[i].ids = fresh.len() as u32;
+            for s in [a, b, c] {
+                put_varint(&mut fresh, s.len());
+                fresh.extend_from_slice(s.as_bytes());
+            }
+        }
+        self.arena = fresh;
+        self.garbage = 0;
     }
 
     /// Rewrites the arena without dead records once they outweigh live ones.
@@ -388,13 +523,61 @@ mod tests {
                 assert_eq!(st.find(key), None);
             } else {
                 assert_eq!(st.find(key), Some(i));
-                assert_eq!(st.ids(i), (format!("user{}", n + 1).as_str(), "o", "resp"));
+                let (u, o, r) = st.ids(i);
+                assert_eq!(
+                    (u.as_str(), o.as_str(), r.as_str()),
+                    (format!("user{}", n + 1).as_str(), "o", "resp")
+                );
             }
         }
         let bytes = postcard::to_stdvec(&st).unwrap();
         let back: ThreadStore = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back.find(5), st.find(5));
         assert_eq!(back.len(), st.len());
+    }
+
+    #[test]
+    fn ids_round_trip_in_both_encodings() {
+        let cases = [
+            "",
+            "0",
+            "7",
+            "007",
+            "1000000000123",
+            "1850000000000000001",
+            "9223372036854775807",
+            "9223372036854775808",
+            "18446744073709551615",
+            "-5",
+            "17841400000000000_1",
+            "t1_abc",
+            "Émilie",
+        ];
+        let mut st = ThreadStore::default();
+        let mut slots = Vec::new();
+        for (k, c) in cases.iter().enumerate() {
+            let i = st.insert(slot(k as u64 * 2 + 3));
+            st.set_ids(i, c, cases[(k + 1) % cases.len()], "");
+            st.set_response(i, cases[(k + 2) % cases.len()]);
+            slots.push(i);
+        }
+        let check = |st: &ThreadStore| {
+            for (k, &i) in slots.iter().enumerate() {
+                let n = cases.len();
+                let want = (
+                    cases[k].to_owned(),
+                    cases[(k + 1) % n].to_owned(),
+                    cases[(k + 2) % n].to_owned(),
+                );
+                assert_eq!(st.ids(i), want);
+            }
+        };
+        check(&st);
+        st.downgrade_to_v1_arena();
+        st.upgrade_v1_arena();
+        check(&st);
+        st.compact();
+        check(&st);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{fmix64, hash_bytes, FastMap, FastSet};
+use crate::hash::{fmix64, hash_ascii_lower, hash_bytes, FastMap};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -140,6 +140,15 @@ pub fn tokenize(text: &str) -> Tokens {
 pub fn tokenize_into(text: &str, out: &mut Tokens) {
     out.text.clear();
     out.ends.clear();
+    if text.is_ascii() {
+        scan_ascii(text, out);
+    } else {
+        tokenize_general(text, out);
+    }
+}
+
+/// The definition of the normalization, for any text (the ASCII scanner must agree with it).
+fn tokenize_general(text: &str, out: &mut Tokens) {
     let body = strip_signature(text);
     let mut leading = true;
     for tok in body.split_whitespace() {
@@ -156,7 +165,7 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
             continue;
         }
         if tok.is_ascii() {
-            push_ascii_token(out, tok.as_bytes());
+            scan_ascii_token(tok, out);
             continue;
         }
         // `open` is the buffer offset where the current word started, if one is open.
@@ -198,31 +207,195 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
     }
 }
 
-/// The per-character rules of `tokenize_into` for an all-ASCII token (most tokens), on bytes:
-/// ASCII letters lowercase to themselves' ASCII forms and no ASCII character is an emoji.
-fn push_ascii_token(out: &mut Tokens, b: &[u8]) {
-    let mut open: Option<usize> = None;
+/// Receives the tokens of an all-ASCII text in order: masks, and words as slices of the
+/// original text (letters and in-word apostrophes, not yet lowercased). Returning `false`
+/// stops the scan.
+trait AsciiSink {
+    fn mask(&mut self, m: &'static str) -> bool;
+    fn word(&mut self, w: &str) -> bool;
+}
+
+impl AsciiSink for Tokens {
+    fn mask(&mut self, m: &'static str) -> bool {
+        self.push_mask(m);
+        true
+    }
+
+    fn word(&mut self, w: &str) -> bool {
+        self.begin();
+        let start = self.text.len();
+        self.text.push_str(w);
+        if let Some(t) = self.text.get_mut(start..) {
+            t.make_ascii_lowercase();
+        }
+        self.ends.push(self.text.len());
+        true
+    }
+}
+
+/// `char::is_whitespace` restricted to ASCII (tab, LF, VT, FF, CR, space).
+#[inline]
+fn is_ascii_ws(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// [`tokenize_into`]'s rules for an all-ASCII text in one pass over its bytes, with no copy
+/// of the text: where every character is one byte, words are contiguous runs of the input,
+/// so a sink can hash them in place. Must stay equivalent to the general path (tested).
+fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
+    let body = strip_signature_ascii(text);
+    let b = body.as_bytes();
+    let mut leading = true;
+    let mut i = 0;
+    while i < b.len() {
+        if is_ascii_ws(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && !is_ascii_ws(b[i]) {
+            i += 1;
+        }
+        let tok = &body[start..i];
+        if tok.as_bytes()[0] == b'@' {
+            if leading {
+                continue;
+            }
+            if !sink.mask(AT) {
+                return;
+            }
+            continue;
+        }
+        leading = false;
+        let more = if is_url(tok) {
+            sink.mask(URL)
+        } else {
+            scan_ascii_token(tok, sink)
+        };
+        if !more {
+            return;
+        }
+    }
+}
+
+/// The per-character rules for one all-ASCII token: ASCII letters lowercase to ASCII and no
+/// ASCII character is an emoji.
+fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
+    let b = tok.as_bytes();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        i += 1;
-        if c.is_ascii_alphabetic() || (c == b'\'' && open.is_some()) {
-            if open.is_none() {
-                out.begin();
-                open = Some(out.text.len());
+        if c.is_ascii_alphabetic() {
+            let start = i;
+            i += 1;
+            while i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'\'') {
+                i += 1;
             }
-            out.text.push(char::from(c.to_ascii_lowercase()));
+            // Trailing apostrophes are not part of the word; it starts with a letter, so
+            // something is left.
+            let mut end = i;
+            while b[end - 1] == b'\'' {
+                end -= 1;
+            }
+            if !sink.word(&tok[start..end]) {
+                return false;
+            }
         } else {
-            close_word(out, &mut open);
+            i += 1;
             if c.is_ascii_digit() {
                 while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b',') {
                     i += 1;
                 }
-                out.push_mask(NUM);
+                if !sink.mask(NUM) {
+                    return false;
+                }
             }
         }
     }
-    close_word(out, &mut open);
+    true
+}
+
+/// `(text before the last whitespace-separated token, that token)` of an ASCII text.
+fn split_last_ascii(text: &str) -> Option<(&str, &str)> {
+    let b = text.as_bytes();
+    let end = b.iter().rposition(|&c| !is_ascii_ws(c))? + 1;
+    match b[..end].iter().rposition(|&c| is_ascii_ws(c)) {
+        Some(i) => Some((&text[..i], &text[i + 1..end])),
+        None => Some(("", &text[..end])),
+    }
+}
+
+/// [`strip_signature`] for an ASCII text (the `–`/`—` forms cannot occur).
+fn strip_signature_ascii(text: &str) -> &str {
+    let Some((rest, last)) = split_last_ascii(text) else {
+        return text;
+    };
+    if is_signature(last) {
+        return rest;
+    }
+    if let Some((rest2, dash)) = split_last_ascii(rest) {
+        let l = last.as_bytes();
+        if is_lone_dash(dash) && l.iter().all(u8::is_ascii_alphabetic) && l[0].is_ascii_uppercase()
+        {
+            return rest2;
+        }
+    }
+    text
+}
+
+/// Collects content words straight from the scanner (inbound items need nothing else).
+struct WordSink(ContentWords);
+
+impl AsciiSink for WordSink {
+    fn mask(&mut self, _: &'static str) -> bool {
+        true
+    }
+
+    fn word(&mut self, w: &str) -> bool {
+        let cw = &mut self.0;
+        if w.len() >= 3 && !is_stopword_ascii_lower(w.as_bytes(), true) {
+            let h = fmix64(hash_ascii_lower(WORD_SEED, w.as_bytes())) as u16;
+            if !cw.as_slice().contains(&h) {
+                cw.words[usize::from(cw.len)] = h;
+                cw.len += 1;
+            }
+        }
+        usize::from(cw.len) < MAX_CONTENT_WORDS
+    }
+}
+
+/// Stop words packed little-endian into a `u64` (all are at most 8 bytes), sorted, so a
+/// lookup is a binary search over integers instead of hashing a string.
+fn packed_stopwords() -> &'static [u64] {
+    static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut v: Vec<u64> = STOPWORDS
+            .iter()
+            .filter_map(|w| pack_word(w.as_bytes(), false))
+            .collect();
+        v.sort_unstable();
+        v
+    })
+}
+
+/// Up to 8 bytes as one integer (optionally lowercased); `None` if longer. Words contain no
+/// NUL bytes, so words of different lengths never pack alike.
+#[inline]
+fn pack_word(w: &[u8], lower: bool) -> Option<u64> {
+    if w.len() > 8 {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    buf[..w.len()].copy_from_slice(w);
+    if lower {
+        buf.make_ascii_lowercase();
+    }
+    Some(u64::from_le_bytes(buf))
+}
+
+#[inline]
+fn is_stopword_ascii_lower(w: &[u8], lower: bool) -> bool {
+    pack_word(w, lower).is_some_and(|p| packed_stopwords().binary_search(&p).is_ok())
 }
 
 fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
@@ -412,11 +585,6 @@ const DEFLECTIONS: &[&str] = &[
     "contact our support",
 ];
 
-fn stopwords() -> &'static FastSet<&'static str> {
-    static SET: std::sync::OnceLock<FastSet<&'static str>> = std::sync::OnceLock::new();
-    SET.get_or_init(|| STOPWORDS.iter().copied().collect())
-}
-
 /// Deflection phrases keyed by their first word, so a reply is scanned once.
 fn deflection_index() -> &'static FastMap<&'static str, Vec<Vec<&'static str>>> {
     static MAP: std::sync::OnceLock<FastMap<&'static str, Vec<Vec<&'static str>>>> =
@@ -482,7 +650,11 @@ impl ContentWords {
             if usize::from(cw.len) == MAX_CONTENT_WORDS {
                 break;
             }
-            if t.starts_with('<') || t.chars().count() < 3 || stopwords().contains(t) {
+            if t.starts_with('<')
+                || t.len() < 3
+                || t.chars().count() < 3
+                || is_stopword_ascii_lower(t.as_bytes(), false)
+            {
                 continue;
             }
             let h = fmix64(hash_bytes(WORD_SEED, t.as_bytes())) as u16;
@@ -502,6 +674,11 @@ pub fn content_words(text: &str) -> ContentWords {
 
 /// [`content_words`] with a reused token buffer.
 pub fn content_words_with(text: &str, buf: &mut Tokens) -> ContentWords {
+    if text.is_ascii() {
+        let mut sink = WordSink(ContentWords::default());
+        scan_ascii(text, &mut sink);
+        return sink.0;
+    }
     tokenize_into(text, buf);
     ContentWords::from_tokens(buf)
 }
@@ -561,6 +738,73 @@ mod tests {
         assert_eq!(normalize("Thanks *SR"), "thanks");
         // A trailing lowercase word after a dash is text, not a signature.
         assert_eq!(normalize("two - three"), "two three");
+    }
+
+    /// The ASCII scanner against the general path, on random texts over the characters its
+    /// rules treat specially.
+    #[test]
+    fn ascii_scanner_matches_general_path() {
+        let alphabet: &[&str] = &[
+            "a",
+            "B",
+            "z",
+            "Q",
+            "'",
+            "@",
+            "-",
+            "^",
+            "*",
+            "~",
+            ".",
+            ",",
+            "!",
+            "1",
+            "9",
+            " ",
+            " ",
+            "\t",
+            "\n",
+            "\x0B",
+            "http://",
+            "HTTPS://x",
+            "www.",
+            "Sam",
+            "the",
+            "you're",
+            "ok",
+            "thanks",
+            "order",
+            "dm",
+            "#",
+            "<",
+            ">",
+            "_",
+            "'s",
+        ];
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let (mut a, mut b) = (Tokens::default(), Tokens::default());
+        for n in 0..20_000 {
+            let len = n % 24;
+            let mut text = String::new();
+            for _ in 0..len {
+                x = fmix64(x.wrapping_add(n as u64));
+                text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            scan_ascii(&text, &mut a);
+            a.text.clear();
+            a.ends.clear();
+            scan_ascii(&text, &mut a);
+            b.text.clear();
+            b.ends.clear();
+            tokenize_general(&text, &mut b);
+            assert_eq!((&a.text, &a.ends), (&b.text, &b.ends), "{text:?}");
+            let mut sink = WordSink(ContentWords::default());
+            scan_ascii(&text, &mut sink);
+            assert_eq!(sink.0, ContentWords::from_tokens(&b), "{text:?}");
+            a.text.clear();
+            a.ends.clear();
+        }
+        assert_eq!(packed_stopwords().len(), STOPWORDS.len());
     }
 
     #[test]

@@ -218,7 +218,7 @@ fn restore_rejects_unknown_versions_and_garbage() {
         Engine::restore(&bytes, EngineConfig::default(), brands()),
         Err(SnapshotError::UnsupportedVersion {
             found: 99,
-            supported: 1
+            supported: rapport_engine::SNAPSHOT_VERSION
         })
     ));
     assert!(matches!(

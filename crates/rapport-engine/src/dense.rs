@@ -1,0 +1,225 @@
+//! [`DenseMap`]: a map from 64-bit hashes to small `Copy` values whose entries sit in one
+//! dense vector, indexed by a table of 4-byte positions. A `HashMap<u64, V>` keeps its
+//! entries in the bucket array itself, which hashbrown holds at most 7/8 full and grows by
+//! doubling, so just past a power of two it carries twice as many entry-sized buckets as
+//! entries; here only the 4-byte positions pay for that slack. Used for the per-event dedup
+//! set and the per-user reply context, the engine's largest maps.
+//!
+//! It serializes exactly as a map of its live entries, so snapshots keep the layout of the
+//! `HashMap` it replaced.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use hashbrown::HashTable;
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[inline]
+fn spread(k: u64) -> u64 {
+    let m = u128::from(k) * 0x9E37_79B9_7F4A_7C15u128;
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+#[derive(Debug, Clone)]
+pub struct DenseMap<V> {
+    entries: Vec<(u64, V)>,
+    /// Bit `i` is set when `entries[i]` is live.
+    live: Vec<u64>,
+    free: Vec<u32>,
+    table: HashTable<u32>,
+}
+
+impl<V> Default for DenseMap<V> {
+    fn default() -> Self {
+        DenseMap {
+            entries: Vec::new(),
+            live: Vec::new(),
+            free: Vec::new(),
+            table: HashTable::new(),
+        }
+    }
+}
+
+impl<V: Copy> DenseMap<V> {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn is_live(&self, i: usize) -> bool {
+        self.live
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn set_live(&mut self, i: usize, on: bool) {
+        if self.live.len() <= i / 64 {
+            self.live.resize(i / 64 + 1, 0);
+        }
+        if on {
+            self.live[i / 64] |= 1 << (i % 64);
+        } else {
+            self.live[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    fn find(&self, k: u64) -> Option<u32> {
+        let entries = &self.entries;
+        self.table
+            .find(spread(k), |&i| entries[i as usize].0 == k)
+            .copied()
+    }
+
+    pub fn get(&self, k: &u64) -> Option<&V> {
+        self.find(*k).map(|i| &self.entries[i as usize].1)
+    }
+
+    /// Inserts `v` unless `k` is present; returns whether it was present (then unchanged).
+    pub fn insert_if_absent(&mut self, k: u64, v: V) -> bool {
+        if self.find(k).is_some() {
+            return true;
+        }
+        self.add(k, v);
+        false
+    }
+
+    /// Inserts or replaces.
+    pub fn insert(&mut self, k: u64, v: V) {
+        match self.find(k) {
+            Some(i) => self.entries[i as usize].1 = v,
+            None => self.add(k, v),
+        }
+    }
+
+    fn add(&mut self, k: u64, v: V) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.entries[i as usize] = (k, v);
+                i
+            }
+            None => {
+                self.entries.push((k, v));
+                (self.entries.len() - 1) as u32
+            }
+        };
+        self.set_live(i as usize, true);
+        let entries = &self.entries;
+        self.table
+            .insert_unique(spread(k), i, |&j| spread(entries[j as usize].0));
+    }
+
+    /// Keeps the entries for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(u64, &V) -> bool) {
+        for w in 0..self.live.len() {
+            // Visit only the live entries of each 64-entry word.
+            let mut bits = self.live[w];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let i = w * 64 + b;
+                let (k, v) = self.entries[i];
+                if keep(k, &v) {
+                    continue;
+                }
+                let at = i as u32;
+                if let Ok(e) = self.table.find_entry(spread(k), |&j| j == at) {
+                    e.remove();
+                }
+                self.live[w] &= !(1 << b);
+                self.free.push(at);
+            }
+        }
+        if self.table.is_empty() {
+            // Nothing live: give the slack back (expiry after a burst).
+            *self = DenseMap::default();
+        }
+    }
+
+    /// Heap bytes held (capacities).
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(u64, V)>()
+            + self.live.capacity() * 8
+            + self.free.capacity() * 4
+            + self.table.capacity() * 5
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.is_live(*i))
+            .map(|(_, e)| *e)
+    }
+}
+
+impl<V: Copy + Serialize> Serialize for DenseMap<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(&k, &v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de, V: Copy + Deserialize<'de>> Deserialize<'de> for DenseMap<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V2<V>(PhantomData<V>);
+        impl<'de, V: Copy + Deserialize<'de>> Visitor<'de> for V2<V> {
+            type Value = DenseMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of u64 keys")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+                let mut m = DenseMap::default();
+                while let Some((k, v)) = a.next_entry::<u64, V>()? {
+                    m.insert(k, v);
+                }
+                Ok(m)
+            }
+        }
+        d.deserialize_map(V2(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::FastMap;
+
+    #[test]
+    fn behaves_like_a_hash_map_and_serializes_like_one() {
+        let mut d: DenseMap<i64> = DenseMap::default();
+        let mut h: FastMap<u64, i64> = FastMap::default();
+        let mut x = 1u64;
+        for round in 0..20_000i64 {
+            x = crate::hash::fmix64(x.wrapping_add(round as u64));
+            let k = x % 3_000;
+            match x % 7 {
+                0 => {
+                    d.insert(k, round);
+                    h.insert(k, round);
+                }
+                1 if round % 500 == 0 => {
+                    let cut = round - 2_000;
+                    d.retain(|_, v| *v >= cut);
+                    h.retain(|_, v| *v >= cut);
+                }
+                _ => {
+                    let was = d.insert_if_absent(k, round);
+                    assert_eq!(was, h.contains_key(&k));
+                    h.entry(k).or_insert(round);
+                }
+            }
+            assert_eq!(d.get(&k), h.get(&k));
+            assert_eq!(d.len(), h.len());
+        }
+        let bytes = postcard::to_stdvec(&d).unwrap();
+        let as_map: FastMap<u64, i64> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(as_map, h);
+        let back: DenseMap<i64> = postcard::from_bytes(&postcard::to_stdvec(&h).unwrap()).unwrap();
+        assert_eq!(back.len(), h.len());
+        assert!(h.iter().all(|(k, v)| back.get(k) == Some(v)));
+    }
+}
