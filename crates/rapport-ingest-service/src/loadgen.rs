@@ -32,7 +32,9 @@ use tokio::sync::{mpsc, Mutex};
 
 /// Distinct signed bodies prepared before a run; requests cycle through them (a repeated body
 /// is a platform retry as far as the pipeline is concerned, which it must handle anyway).
-const BODY_POOL: usize = 20_000;
+const BODY_POOL: usize = 200_000;
+/// Distinct records the producer-ceiling run cycles through.
+const CEILING_POOL: usize = 20_000;
 /// Linux reports utime/stime in clock ticks of 1/100 s on every mainstream build.
 const CLOCK_TICKS_PER_SEC: u64 = 100;
 /// How long a step may run past its duration for the last answers to arrive.
@@ -118,7 +120,9 @@ struct Prepared {
 }
 
 /// `count` distinct Meta page-comment deliveries for `page_id`, as the platform would send them.
-fn deliveries(page_id: &str, count: usize) -> Vec<Bytes> {
+/// `salt` goes into every comment id, so each step's comments are new to the processor too
+/// (otherwise a long run would mostly exercise its duplicate filter).
+fn deliveries(page_id: &str, count: usize, salt: u64) -> Vec<Bytes> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -130,7 +134,7 @@ fn deliveries(page_id: &str, count: usize) -> Vec<Bytes> {
                 concat!(
                     r#"{{"object":"page","entry":[{{"id":"{page}","time":{now},"changes":[{{"field":"feed","value":{{"#,
                     r#""from":{{"id":"{user}","name":"Load Test {user}"}},"message":"Is this in stock? #{i}","#,
-                    r#""post_id":"{post}","comment_id":"{post}_{i}","created_time":{now},"item":"comment","#,
+                    r#""post_id":"{post}","comment_id":"{post}_{salt}{i}","created_time":{now},"item":"comment","#,
                     r#""parent_id":"{post}","verb":"add"}}}}]}}]}}"#
                 ),
                 page = page_id,
@@ -138,6 +142,7 @@ fn deliveries(page_id: &str, count: usize) -> Vec<Bytes> {
                 user = user,
                 i = i,
                 post = post,
+                salt = salt,
             ))
         })
         .collect()
@@ -185,8 +190,15 @@ struct WorkerResult {
 /// Run one step: `rate` webhooks per second for `spec.duration`, open loop.
 pub async fn run_step(spec: &LoadSpec, rate: u64) -> Result<StepReport, LoadError> {
     let (addr, authority) = target(&spec.url)?;
+    let total = rate.saturating_mul(spec.duration.as_secs().max(1));
+    let salt = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let distinct = usize::try_from(total)
+        .unwrap_or(BODY_POOL)
+        .clamp(1, BODY_POOL);
     let pool: Arc<Vec<Prepared>> = Arc::new(
-        deliveries(&spec.page_id, BODY_POOL)
+        deliveries(&spec.page_id, distinct, salt)
             .into_iter()
             .map(|body| Prepared {
                 signature: sign_meta(&body, &spec.meta_secret),
@@ -194,7 +206,6 @@ pub async fn run_step(spec: &LoadSpec, rate: u64) -> Result<StepReport, LoadErro
             })
             .collect(),
     );
-    let total = rate.saturating_mul(spec.duration.as_secs().max(1));
     let (tx, rx) = mpsc::unbounded_channel::<(Instant, u64)>();
     let rx = Arc::new(Mutex::new(rx));
     let mut workers = Vec::with_capacity(spec.connections);
@@ -414,8 +425,8 @@ pub async fn producer_ceiling(
     let received = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let mut payloads = Vec::with_capacity(BODY_POOL);
-    for body in deliveries(page_id, BODY_POOL) {
+    let mut payloads = Vec::with_capacity(CEILING_POOL);
+    for body in deliveries(page_id, CEILING_POOL, 0) {
         let events = rapport_ingest::normalize(&Endpoint::Meta, &body, received, &directory)
             .map_err(LoadError::Sample)?;
         for e in events {
@@ -499,7 +510,7 @@ mod tests {
             automation_app_ids: Vec::new(),
         }])
         .expect("directory");
-        let bodies = deliveries("42", 3);
+        let bodies = deliveries("42", 3, 7);
         let mut ids = std::collections::BTreeSet::new();
         for body in &bodies {
             let sig = sign_meta(body, "s3cret");
