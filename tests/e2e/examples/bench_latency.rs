@@ -6,7 +6,10 @@
 //! `RAPPORT_BENCH_RATE` (1000/s), `RAPPORT_BENCH_SECONDS` (10), `RAPPORT_BENCH_LATENESS`
 //! (the processor's `allowed_lateness`, default "1s": thread rows wait for it by design, so it
 //! is the floor of the latency) and `RAPPORT_BENCH_FLUSH_MS` (`flush_interval`, 1000) set the
-//! run. Prints a table; asserts nothing.
+//! run. `RAPPORT_BENCH_WATCH=interactions` times the raw `interactions` row instead (written
+//! as soon as the record is processed, before the lateness hold): the difference between the
+//! two runs is what the lateness window and thread tracking add. Prints a table; asserts
+//! nothing.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -57,6 +60,9 @@ async fn main() -> anyhow::Result<()> {
         brands: vec![brand],
         ..Config::default()
     };
+    if let Ok(ms) = std::env::var("RAPPORT_BENCH_FETCH_WAIT_MS") {
+        config.kafka.properties.insert("fetch.wait.max.ms".into(), ms);
+    }
     config.ingest.listen = "127.0.0.1:0".parse()?;
     config.ingest.generic.secret = Secrets::new(vec![Secret::new(SECRET)])?;
     let k = &config.kafka;
@@ -90,6 +96,12 @@ async fn main() -> anyhow::Result<()> {
     // Watch the threads table from the start, concurrently with the sends: each opening item's
     // first sighting ends its latency. The watcher stops once it has seen every acknowledged
     // item (`watching` is set when the sends are done) or at its deadline.
+    let watch_raw = std::env::var("RAPPORT_BENCH_WATCH").is_ok_and(|t| t == "interactions");
+    let (query, what) = if watch_raw {
+        ("SELECT object_id FROM interactions", "interaction row")
+    } else {
+        ("SELECT opening_item_id FROM threads", "thread row")
+    };
     let watching = Arc::new(AtomicUsize::new(usize::MAX));
     let watcher = {
         let client = rapport_clickhouse::client(&config.clickhouse);
@@ -99,10 +111,7 @@ async fn main() -> anyhow::Result<()> {
             let mut seen: HashMap<String, Instant> = HashMap::new();
             let deadline = Instant::now() + limit;
             while seen.len() < watching.load(Ordering::Relaxed) && Instant::now() < deadline {
-                let ids: Vec<String> = client
-                    .query("SELECT opening_item_id FROM threads")
-                    .fetch_all()
-                    .await?;
+                let ids: Vec<String> = client.query(query).fetch_all().await?;
                 let now = Instant::now();
                 for id in ids {
                     seen.entry(id).or_insert(now);
@@ -176,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
         config.process.flush_interval
     );
     println!(
-        "| 2xx to thread row visible | p50 {:?}, p99 {:?}, max {:?} ({} of {} rows seen; polled every 50 ms) |",
+        "| 2xx to {what} visible | p50 {:?}, p99 {:?}, max {:?} ({} of {} rows seen; polled every 50 ms) |",
         percentile(&latencies, 1, 2),
         percentile(&latencies, 99, 100),
         latencies[latencies.len() - 1],
