@@ -15,12 +15,19 @@ static DEAD_LETTERS: LazyLock<DeadLetterCodec> = LazyLock::new(DeadLetterCodec::
 fuzz_target!(|record: &[u8]| {
     if let Ok(event) = EVENTS.decode(record) {
         let again = EVENTS.encode(&event).expect("a decoded event encodes");
-        assert_eq!(EVENTS.decode(&again).expect("re-encoded event decodes"), event);
+        assert_eq!(
+            EVENTS.decode(&again).expect("re-encoded event decodes"),
+            event
+        );
     }
     if let Ok(dead_letter) = DEAD_LETTERS.decode(record) {
-        let again = DEAD_LETTERS.encode(&dead_letter).expect("a decoded dead letter encodes");
+        let again = DEAD_LETTERS
+            .encode(&dead_letter)
+            .expect("a decoded dead letter encodes");
         assert_eq!(
-            DEAD_LETTERS.decode(&again).expect("re-encoded dead letter decodes"),
+            DEAD_LETTERS
+                .decode(&again)
+                .expect("re-encoded dead letter decodes"),
             dead_letter
         );
     }

@@ -34,7 +34,9 @@ fn apache<T: DeserializeOwned>(schema: &Schema, bytes: &[u8]) -> Result<T, Strin
 fn compare<T: FastAvro + DeserializeOwned + PartialEq + Debug>(schema: &Schema, datum: &[u8]) {
     match (T::decode_datum(datum), apache::<T>(schema, datum)) {
         (Ok(fast), Ok(reference)) => assert_eq!(fast, reference, "decoders disagree on the value"),
-        (Ok(fast), Err(e)) => panic!("fast decoder accepted what apache-avro refuses ({e}): {fast:?}"),
+        (Ok(fast), Err(e)) => {
+            panic!("fast decoder accepted what apache-avro refuses ({e}): {fast:?}")
+        }
         (Err(DecodeError::BlockSizeMismatch { .. }), Ok(_)) | (Err(_), Err(_)) => {}
         (Err(e), Ok(reference)) => {
             panic!("fast decoder refused ({e}) what apache-avro reads as {reference:?}")

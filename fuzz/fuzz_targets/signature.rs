@@ -11,8 +11,8 @@ use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use rapport_ingest::signature::{
     meta_handshake, sign_generic, verify, x_crc_response, x_crc_token, SignatureError,
-    GENERIC_SIGNATURE_HEADER, GENERIC_TOLERANCE_SECS, HUB_SIGNATURE_HEADER,
-    META_SIGNATURE_HEADER, X_SIGNATURE_HEADER,
+    GENERIC_SIGNATURE_HEADER, GENERIC_TOLERANCE_SECS, HUB_SIGNATURE_HEADER, META_SIGNATURE_HEADER,
+    X_SIGNATURE_HEADER,
 };
 use rapport_ingest::{Endpoint, Secrets};
 
@@ -127,10 +127,18 @@ fuzz_target!(|input: Input| {
     if matches!(endpoint, Endpoint::Generic) {
         assert_eq!(value, sign_generic(&input.body, key, t));
         // The same signature outside the tolerance window is stale, whatever else holds.
-        if let Some(stale) = now.checked_add(GENERIC_TOLERANCE_SECS + 1 + (input.clock_skew.unsigned_abs() % 1000) as i64) {
+        if let Some(stale) = now.checked_add(
+            GENERIC_TOLERANCE_SECS + 1 + (input.clock_skew.unsigned_abs() % 1000) as i64,
+        ) {
             let (name, value) = correct_header(&endpoint, key, &input.body, stale, false);
             assert!(matches!(
-                verify(&endpoint, &[(name, value.as_str())], &input.body, &secrets, now),
+                verify(
+                    &endpoint,
+                    &[(name, value.as_str())],
+                    &input.body,
+                    &secrets,
+                    now
+                ),
                 Err(SignatureError::StaleTimestamp { .. })
             ));
         }
@@ -151,6 +159,9 @@ fuzz_target!(|input: Input| {
     let _ = meta_handshake(&input.query, &secrets);
     if let Ok(token) = x_crc_token(&input.query) {
         let response = x_crc_response(&token, &secrets);
-        assert!(response.starts_with(r#"{"response_token":"sha256="#), "{response}");
+        assert!(
+            response.starts_with(r#"{"response_token":"sha256="#),
+            "{response}"
+        );
     }
 });

@@ -55,7 +55,11 @@ pub fn directory() -> AccountDirectory {
         brand("capture", facebook("103149398319188"), &[]),
         brand("bottender", facebook("137542570280222"), &[]),
         brand("bottender-page", facebook("137542570280111"), &[]),
-        brand("bot-echo", facebook("1134713619900975"), &["1821152484774199"]),
+        brand(
+            "bot-echo",
+            facebook("1134713619900975"),
+            &["1821152484774199"],
+        ),
         brand(
             "acme",
             BrandAccounts {

@@ -69,7 +69,8 @@ fn run(samples: &Path, out: &Path) -> Result<BTreeMap<&'static str, usize>, Stri
         add(target, name, &body)?;
         for (i, endpoint) in endpoints.iter().enumerate() {
             // Samples of events rapport does not measure normalize to nothing; that is fine.
-            let normalized = normalize(endpoint, &body, RECEIVED_AT, &directory).unwrap_or_default();
+            let normalized =
+                normalize(endpoint, &body, RECEIVED_AT, &directory).unwrap_or_default();
             for (j, event) in normalized.iter().enumerate() {
                 let record = events.encode(event).map_err(|e| e.to_string())?;
                 let stem = format!("{name}.{i}.{j}");
@@ -95,11 +96,17 @@ fn run(samples: &Path, out: &Path) -> Result<BTreeMap<&'static str, usize>, Stri
             offset: Some(names.len() as i64),
             occurred_at: RECEIVED_AT,
         };
-        let record = dead_letters.encode(&dead_letter).map_err(|e| e.to_string())?;
+        let record = dead_letters
+            .encode(&dead_letter)
+            .map_err(|e| e.to_string())?;
         add("avro_decode", &format!("{name}.dead_letter.avro"), &record)?;
         let mut datum = Vec::new();
         dead_letter.encode_datum(&mut datum);
-        add("avro_differential", &format!("{name}.dead_letter.avro"), &datum)?;
+        add(
+            "avro_differential",
+            &format!("{name}.dead_letter.avro"),
+            &datum,
+        )?;
     }
 
     let schema: serde_json::Value =

@@ -39,7 +39,12 @@ fn with_time(
     expected_ms: Option<i64>,
 ) -> Result<(), TestCaseError> {
     *body.pointer_mut(pointer).expect(pointer) = value.clone();
-    let result = normalize(endpoint, body.to_string().as_bytes(), RECEIVED_AT, &directory());
+    let result = normalize(
+        endpoint,
+        body.to_string().as_bytes(),
+        RECEIVED_AT,
+        &directory(),
+    );
     match (expected_ms, &result) {
         (Some(ms), Ok(events)) if (0..=LATEST).contains(&ms) => {
             prop_assert!(!events.is_empty(), "{value}: no event");
@@ -150,7 +155,11 @@ fn number_pointers(v: &Value, at: &str, out: &mut Vec<String>) {
         Value::Number(_) => out.push(at.to_owned()),
         Value::Object(m) => {
             for (k, x) in m {
-                number_pointers(x, &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+                number_pointers(
+                    x,
+                    &format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
             }
         }
         Value::Array(a) => {
@@ -192,7 +201,10 @@ fn numbers_beyond_every_integer_type_in_every_numeric_field() {
                 match normalize(&endpoint(), body.as_bytes(), RECEIVED_AT, &directory()) {
                     Ok(events) => {
                         for e in events {
-                            assert!((0..=LATEST).contains(&e.occurred_at), "{name} {p}={literal}");
+                            assert!(
+                                (0..=LATEST).contains(&e.occurred_at),
+                                "{name} {p}={literal}"
+                            );
                         }
                     }
                     Err(e) => assert!(
@@ -211,25 +223,48 @@ fn strings_of_many_mib_are_carried_or_refused_never_a_crash() {
     let big = "é".repeat(8 << 20); // 16 MiB of two-byte characters
     let mut comment = sample_json("meta-page-feed-comment.json");
     comment["entry"][0]["changes"][0]["value"]["message"] = json!(big);
-    let events = normalize(&Endpoint::Meta, comment.to_string().as_bytes(), RECEIVED_AT, &directory())
-        .unwrap();
+    let events = normalize(
+        &Endpoint::Meta,
+        comment.to_string().as_bytes(),
+        RECEIVED_AT,
+        &directory(),
+    )
+    .unwrap();
     assert_eq!(events[0].text.as_deref(), Some(big.as_str()));
 
     // A many-MiB id is just an id; a many-MiB time or kind is no time or kind.
     let mut generic = generic_example();
     generic["object_id"] = json!("x".repeat(4 << 20));
-    let events = normalize(&Endpoint::Generic, generic.to_string().as_bytes(), RECEIVED_AT, &directory())
-        .unwrap();
+    let events = normalize(
+        &Endpoint::Generic,
+        generic.to_string().as_bytes(),
+        RECEIVED_AT,
+        &directory(),
+    )
+    .unwrap();
     assert_eq!(events[0].object_id.len(), 4 << 20);
     for field in ["occurred_at", "kind", "platform", "direction"] {
         let mut generic = generic_example();
         generic[field] = json!("9".repeat(4 << 20));
-        assert!(malformed(&normalize(&Endpoint::Generic, generic.to_string().as_bytes(), RECEIVED_AT, &directory())), "{field}");
+        assert!(
+            malformed(&normalize(
+                &Endpoint::Generic,
+                generic.to_string().as_bytes(),
+                RECEIVED_AT,
+                &directory()
+            )),
+            "{field}"
+        );
     }
     let mut x = sample_json("x-tweet-reply-inbound.json");
     x["tweet_create_events"][0]["timestamp_ms"] = json!("9".repeat(4 << 20));
     x["tweet_create_events"][0]["created_at"] = json!("9".repeat(4 << 20));
-    assert!(malformed(&normalize(&Endpoint::X, x.to_string().as_bytes(), RECEIVED_AT, &directory())));
+    assert!(malformed(&normalize(
+        &Endpoint::X,
+        x.to_string().as_bytes(),
+        RECEIVED_AT,
+        &directory()
+    )));
 }
 
 #[test]
@@ -238,21 +273,40 @@ fn arrays_of_a_million_items_are_carried_or_refused_never_a_crash() {
     // An unknown field holding a huge array is ignored.
     let mut comment = sample_json("meta-page-feed-comment.json");
     comment["junk"] = million();
-    let events = normalize(&Endpoint::Meta, comment.to_string().as_bytes(), RECEIVED_AT, &directory())
-        .unwrap();
+    let events = normalize(
+        &Endpoint::Meta,
+        comment.to_string().as_bytes(),
+        RECEIVED_AT,
+        &directory(),
+    )
+    .unwrap();
     assert_eq!(events.len(), 1);
     // Where a list is expected, a million wrong items is refused or yields nothing.
     for (name, endpoint, pointer) in [
         ("meta-page-feed-comment.json", Endpoint::Meta, "/entry"),
-        ("x-tweet-reply-inbound.json", Endpoint::X, "/tweet_create_events"),
+        (
+            "x-tweet-reply-inbound.json",
+            Endpoint::X,
+            "/tweet_create_events",
+        ),
     ] {
         let mut v = sample_json(name);
         *v.pointer_mut(pointer).unwrap() = million();
-        match normalize(&endpoint, v.to_string().as_bytes(), RECEIVED_AT, &directory()) {
+        match normalize(
+            &endpoint,
+            v.to_string().as_bytes(),
+            RECEIVED_AT,
+            &directory(),
+        ) {
             Ok(events) => assert!(events.is_empty(), "{name}"),
             Err(e) => assert!(matches!(e, IngestError::Malformed { .. }), "{name}: {e}"),
         }
     }
     let batch = json!({ "events": million() });
-    assert!(malformed(&normalize(&Endpoint::Generic, batch.to_string().as_bytes(), RECEIVED_AT, &directory())));
+    assert!(malformed(&normalize(
+        &Endpoint::Generic,
+        batch.to_string().as_bytes(),
+        RECEIVED_AT,
+        &directory()
+    )));
 }
