@@ -5,6 +5,7 @@
 
 mod common;
 mod generic;
+mod hostile;
 mod mastodon;
 mod meta;
 mod robustness;

@@ -1,0 +1,14 @@
+//! Arbitrary bodies through the adapter of the generic endpoint (rapport's own JSON event shape, one event or a batch): no panic, and every result satisfies
+//! `rapport_fuzz_common::check_normalize`.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use rapport_ingest::{AccountDirectory, Endpoint};
+
+static DIRECTORY: LazyLock<AccountDirectory> = LazyLock::new(rapport_fuzz_common::directory);
+
+fuzz_target!(|body: &[u8]| {
+    rapport_fuzz_common::check_normalize(&Endpoint::Generic, body, &DIRECTORY);
+});
