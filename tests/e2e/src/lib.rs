@@ -1,7 +1,9 @@
 //! Helpers for the end-to-end tests: where the local stack is, unique per-test names (topics,
 //! groups, databases) so tests never share state, and a poll-until-deadline helper instead of
 //! fixed sleeps. The stack itself is started by `deploy/local/up` (CI: `.ci/run`); if it is not
-//! running, the tests fail with a message saying so — they never skip.
+//! running, the tests fail with a message saying so — they never skip. The modules hold the
+//! rest: child processes, a private stack for tests that stop services, the processor's runs,
+//! a webhook load generator, topics and tables read back, and the fault report line.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -39,6 +41,18 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() % 1_000_000_000);
     format!("{prefix}_{}_{n}_{t}", std::process::id())
+}
+
+/// The number in environment variable `name`, or `default` when it is not set; panics on a
+/// value that is not a number (a typo must not silently run the short version).
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
+        .unwrap_or(default)
 }
 
 /// Poll `check` until it returns `Some` or `deadline` passes; panics with `what` on timeout.
@@ -91,5 +105,12 @@ pub async fn post_generic(
 pub const STACK_HINT: &str =
     "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";
 
+pub mod child;
+pub mod http;
+pub mod load;
+pub mod private_stack;
+pub mod processing;
+pub mod report;
 pub mod scenario;
 pub mod tables;
+pub mod topic;
