@@ -275,10 +275,13 @@ impl Load {
         }
     }
 
-    /// Stop starting deliveries, let the workers finish the ones under way (acknowledged or
-    /// given up) and return what happened.
+    /// Let the workers finish and return what happened: a load of a set number of deliveries
+    /// sends them all; an open-ended one stops starting new deliveries now. Deliveries under
+    /// way are finished (acknowledged, or given up after a long time) either way.
     pub async fn finish(self) -> LoadOutcome {
-        self.shared.stop.store(true, Ordering::Relaxed);
+        if self.shared.spec.deliveries.is_none() {
+            self.shared.stop.store(true, Ordering::Relaxed);
+        }
         for w in self.workers {
             w.await.expect("load worker");
         }
