@@ -44,6 +44,18 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// `[kafka.properties]` of `kafka` as TOML (empty when there are none).
+fn kafka_properties_toml(kafka: &KafkaConfig) -> String {
+    if kafka.properties.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("[kafka.properties]\n");
+    for (k, v) in &kafka.properties {
+        s.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+    }
+    s
+}
+
 /// A `rapport ingest` child on fixed loopback ports, so that a restart serves the same address.
 pub struct Ingest {
     pub addr: SocketAddr,
@@ -55,8 +67,8 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Write the config (topics of `kafka`, the load's brand and secret, `ack_timeout`) into
-    /// `dir`, start the service and wait until it accepts connections.
+    /// Write the config (brokers, topics and librdkafka properties of `kafka`, the load's
+    /// brand and secret, `ack_timeout`) into `dir`, start the service and wait until it accepts connections.
     pub async fn start(dir: &Path, kafka: &KafkaConfig, ack_timeout: Duration) -> Ingest {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
@@ -73,6 +85,7 @@ client_id = "rapport-test-ingest"
 interactions_topic = "{topic}"
 deadletter_topic = "{dl}"
 
+{properties}
 [ingest]
 listen = "{addr}"
 ack_timeout = "{ack_ms}ms"
@@ -88,6 +101,7 @@ accounts = {{ x = "{LOAD_ACCOUNT}" }}
             topic = kafka.interactions_topic,
             dl = kafka.deadletter_topic,
             ack_ms = ack_timeout.as_millis(),
+            properties = kafka_properties_toml(kafka),
         );
         let config = dir.join(format!("{}.toml", crate::unique_name("ingest")));
         std::fs::write(&config, text).expect("write the ingest config");
