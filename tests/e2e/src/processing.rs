@@ -309,10 +309,11 @@ pub async fn wait_for_progress(
     .await;
 }
 
-/// The report line of a processor fault: `sent` is the records produced, `acknowledged` the
-/// broker's acks, `found` the distinct events of `events` with a row in `interactions` (read
-/// with `FINAL`), `duplicates` rows beyond one per event id (an event counted twice), `lost`
-/// the distinct events without a row; `rows` counts every output table's rows.
+/// The report line of a processor fault, counted in records of the topic (the scenario repeats
+/// some event ids, as platforms retry): `sent` records produced, `acknowledged` the broker's
+/// acks, `found` records whose event has its row in `interactions` (read with `FINAL`),
+/// `duplicates` rows beyond one per event id (an event counted twice), `lost` records whose
+/// event has no row; `distinct_events` and `rows` (of every output table) follow.
 pub async fn table_report(
     fault: &str,
     events: &[InteractionEvent],
@@ -332,16 +333,18 @@ pub async fn table_report(
         .fetch_one()
         .await
         .unwrap_or_else(|e| panic!("count interactions of {}: {e}", ch.database));
-    let found = ids
+    let written: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let found = events
         .iter()
-        .filter(|id| distinct.contains(id.as_str()))
+        .filter(|e| written.contains(e.event_id.as_str()))
         .count() as u64;
-    let mut report =
-        FaultReport::new(fault).with("rows", dump.tables.values().map(Vec::len).sum::<usize>());
+    let mut report = FaultReport::new(fault)
+        .with("distinct_events", distinct.len())
+        .with("rows", dump.tables.values().map(Vec::len).sum::<usize>());
     report.sent = events.len() as u64;
     report.acknowledged = u64::try_from(produced.total()).unwrap_or(0);
     report.found = found;
     report.duplicates = rows.saturating_sub(ids.len() as u64);
-    report.lost = distinct.len() as u64 - found;
+    report.lost = events.len() as u64 - found;
     report
 }
