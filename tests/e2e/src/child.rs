@@ -171,6 +171,24 @@ impl ChildProcess {
         }
     }
 
+    /// Wait until the child accepts connections on loopback `port`; panics (with its log) if it
+    /// exits first or takes longer than `within`.
+    pub async fn wait_listening(&mut self, port: u16, within: Duration) {
+        let start = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            self.check_alive();
+            assert!(
+                start.elapsed() < within,
+                "{} did not listen on {port} within {within:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Resident memory of the child in KiB.
     pub fn rss_kib(&self) -> Option<u64> {
         rss_kib(self.pid())

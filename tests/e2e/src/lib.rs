@@ -33,6 +33,48 @@ pub fn clickhouse_config(test: &str) -> ClickHouseConfig {
     }
 }
 
+/// `kafka` naming two fresh topics of `test` (interactions and dead letters), created with
+/// `partitions` partitions on its broker.
+pub async fn fresh_topics(mut kafka: KafkaConfig, test: &str, partitions: i32) -> KafkaConfig {
+    kafka.interactions_topic = unique_name(&format!("rapport.test.{test}"));
+    kafka.deadletter_topic = unique_name(&format!("rapport.test.{test}.dl"));
+    rapport_kafka::ensure_topics(
+        &kafka,
+        &[&kafka.interactions_topic, &kafka.deadletter_topic],
+        partitions,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("cannot create topics: {e:#?}; {STACK_HINT}"));
+    kafka
+}
+
+/// The `[log]`, `[admin]` and `[kafka]` sections of a config file for a `rapport` child: the
+/// brokers, topics and librdkafka properties of `kafka`, then `extra_properties`.
+pub fn config_head(
+    log_level: &str,
+    admin: &str,
+    client_id: &str,
+    kafka: &KafkaConfig,
+    extra_properties: &[(&str, &str)],
+) -> String {
+    let mut s = format!(
+        "[log]\nlevel = \"{log_level}\"\n\n[admin]\nlisten = \"{admin}\"\n\n[kafka]\n\
+         brokers = \"{}\"\nclient_id = \"{client_id}\"\ninteractions_topic = \"{}\"\n\
+         deadletter_topic = \"{}\"\n\n[kafka.properties]\n",
+        kafka.brokers, kafka.interactions_topic, kafka.deadletter_topic
+    );
+    let properties = kafka
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra_properties.iter().copied());
+    for (k, v) in properties {
+        s.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+    }
+    s.push('\n');
+    s
+}
+
 /// `prefix` plus the process id, a counter and the time: unique across tests and runs.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -21,7 +21,7 @@ use rapport_ingest::{AccountDirectory, BrandAccounts, Endpoint};
 use rapport_runtime::config::KafkaConfig;
 
 use crate::child::ChildProcess;
-use crate::private_stack::{free_port, port_open};
+use crate::private_stack::free_port;
 use crate::report::FaultReport;
 use crate::topic::{decode_events, read_all};
 
@@ -44,18 +44,6 @@ fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// `[kafka.properties]` of `kafka` as TOML (empty when there are none).
-fn kafka_properties_toml(kafka: &KafkaConfig) -> String {
-    if kafka.properties.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from("[kafka.properties]\n");
-    for (k, v) in &kafka.properties {
-        s.push_str(&format!("\"{k}\" = \"{v}\"\n"));
-    }
-    s
-}
-
 /// A `rapport ingest` child on fixed loopback ports, so that a restart serves the same address.
 pub struct Ingest {
     pub addr: SocketAddr,
@@ -72,21 +60,15 @@ impl Ingest {
     pub async fn start(dir: &Path, kafka: &KafkaConfig, ack_timeout: Duration) -> Ingest {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let head = crate::config_head(
+            "info",
+            &admin.to_string(),
+            "rapport-test-ingest",
+            kafka,
+            &[],
+        );
         let text = format!(
-            r#"[log]
-level = "info"
-
-[admin]
-listen = "{admin}"
-
-[kafka]
-brokers = "{brokers}"
-client_id = "rapport-test-ingest"
-interactions_topic = "{topic}"
-deadletter_topic = "{dl}"
-
-{properties}
-[ingest]
+            r#"{head}[ingest]
 listen = "{addr}"
 ack_timeout = "{ack_ms}ms"
 
@@ -97,11 +79,7 @@ secret = ["{LOAD_SECRET}"]
 id = "{LOAD_BRAND}"
 accounts = {{ x = "{LOAD_ACCOUNT}" }}
 "#,
-            brokers = kafka.brokers,
-            topic = kafka.interactions_topic,
-            dl = kafka.deadletter_topic,
             ack_ms = ack_timeout.as_millis(),
-            properties = kafka_properties_toml(kafka),
         );
         let config = dir.join(format!("{}.toml", crate::unique_name("ingest")));
         std::fs::write(&config, text).expect("write the ingest config");
@@ -127,16 +105,7 @@ accounts = {{ x = "{LOAD_ACCOUNT}" }}
             &self.config,
             &self.log_dir,
         );
-        let start = Instant::now();
-        while !port_open(self.addr.port()).await {
-            process.check_alive();
-            assert!(
-                start.elapsed() < START_WAIT,
-                "ingest did not listen on {} within {START_WAIT:?}",
-                self.addr
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        process.wait_listening(self.addr.port(), START_WAIT).await;
         self.process = Some(process);
     }
 

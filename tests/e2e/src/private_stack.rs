@@ -144,16 +144,7 @@ impl PrivateBroker {
             .args(["--storage-engine", "sqlite://tansu.db"])
             .current_dir(&self.dir);
         let mut process = ChildProcess::spawn("tansu", cmd, self.dir.join("tansu.log"));
-        let port = self.port;
-        let start = Instant::now();
-        while !port_open(port).await {
-            process.check_alive();
-            assert!(
-                start.elapsed() < START_WAIT,
-                "tansu did not listen on {port} within {START_WAIT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        process.wait_listening(self.port, START_WAIT).await;
         self.process = Some(process);
     }
 

@@ -14,7 +14,7 @@ use rapport_runtime::{Config, Health, Shutdown};
 use crate::report::FaultReport;
 use crate::scenario::{scenario_brands_toml, Produced};
 use crate::tables::{dump_tables, Dump};
-use crate::{poll_until, unique_name, STACK_HINT};
+use crate::{config_head, fresh_topics, poll_until, unique_name, STACK_HINT};
 
 /// Partitions of every scenario topic.
 pub const PARTITIONS: i32 = 4;
@@ -24,19 +24,9 @@ pub const DAYS: u32 = 4;
 /// finished: above `idle_advance` (1 s) plus a flush, so the final idle flush is in.
 pub const SETTLE: Duration = Duration::from_secs(3);
 
-/// `kafka` naming two fresh topics of `test` (interactions and dead letters), created with
-/// [`PARTITIONS`] partitions on its broker.
-pub async fn scenario_topics(mut kafka: KafkaConfig, test: &str) -> KafkaConfig {
-    kafka.interactions_topic = unique_name(&format!("rapport.test.{test}"));
-    kafka.deadletter_topic = unique_name(&format!("rapport.test.{test}.dl"));
-    rapport_kafka::ensure_topics(
-        &kafka,
-        &[&kafka.interactions_topic, &kafka.deadletter_topic],
-        PARTITIONS,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e:#?}; {STACK_HINT}"));
-    kafka
+/// `kafka` naming two fresh topics of `test`, created with [`PARTITIONS`] partitions.
+pub async fn scenario_topics(kafka: KafkaConfig, test: &str) -> KafkaConfig {
+    fresh_topics(kafka, test, PARTITIONS).await
 }
 
 /// `cfg`'s database, created and migrated.
@@ -57,24 +47,18 @@ pub fn write_config(
     group: &str,
     admin_port: u16,
 ) -> PathBuf {
+    let head = config_head(
+        "info,rapport_processor=debug",
+        &format!("127.0.0.1:{admin_port}"),
+        "rapport-test-process",
+        kafka,
+        &[
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "1000"),
+        ],
+    );
     let text = format!(
-        r#"[log]
-level = "info,rapport_processor=debug"
-
-[admin]
-listen = "127.0.0.1:{admin_port}"
-
-[kafka]
-brokers = "{brokers}"
-client_id = "rapport-test-process"
-interactions_topic = "{topic}"
-deadletter_topic = "{dl}"
-
-[kafka.properties]
-"session.timeout.ms" = "6000"
-"heartbeat.interval.ms" = "1000"
-
-[clickhouse]
+        r#"{head}[clickhouse]
 url = "{url}"
 database = "{db}"
 
@@ -87,9 +71,6 @@ drain_timeout = "10s"
 batch_rows = 5000
 
 {brands}"#,
-        brokers = kafka.brokers,
-        topic = kafka.interactions_topic,
-        dl = kafka.deadletter_topic,
         url = ch.url,
         db = ch.database,
         brands = scenario_brands_toml(),

@@ -5,7 +5,9 @@
 //!
 //! The tests that stop the broker or ClickHouse start a private one (`rapport_e2e::
 //! private_stack`): the shared stack keeps serving every other test. Ingest and the processor
-//! under test are the real `rapport` binary.
+//! under test are the real `rapport` binary. Against a private broker, librdkafka's idempotent
+//! producer is off: tansu 0.6.0 cannot survive the epoch bump it makes after an outage (see
+//! `PrivateBroker::kafka_config`).
 //!
 //! Sizes and durations come from the environment; the defaults are the short versions CI runs,
 //! `deploy/local/faults` runs the long ones:

@@ -19,7 +19,7 @@ use prometheus::Registry;
 use rapport_e2e::http::{http, Reply};
 use rapport_e2e::private_stack::PrivateBroker;
 use rapport_e2e::topic::{decode_events, read_records, record_count};
-use rapport_e2e::{kafka_config, poll_until, unique_name, STACK_HINT};
+use rapport_e2e::{fresh_topics, kafka_config, poll_until};
 use rapport_events::{DeadLetter, DeadLetterCodec, Direction, InteractionEvent, Kind, Stage};
 use rapport_ingest::{AccountDirectory, Endpoint};
 use rapport_ingest_service::settings::Settings;
@@ -116,17 +116,7 @@ fn test_config(kafka: KafkaConfig) -> Config {
 
 /// Fresh topics on the shared broker.
 async fn test_kafka(test: &str) -> KafkaConfig {
-    let mut kafka = kafka_config();
-    kafka.interactions_topic = unique_name(&format!("rapport.test.{test}.interactions"));
-    kafka.deadletter_topic = unique_name(&format!("rapport.test.{test}.deadletter"));
-    rapport_kafka::ensure_topics(
-        &kafka,
-        &[&kafka.interactions_topic, &kafka.deadletter_topic],
-        PARTITIONS,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("cannot create topics: {e:#?}; {STACK_HINT}"));
-    kafka
+    fresh_topics(kafka_config(), test, PARTITIONS).await
 }
 
 struct Running {
