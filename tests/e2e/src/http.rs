@@ -82,6 +82,11 @@ pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<Reply> {
     request(addr, "GET", path, &[], b"").await
 }
 
+/// Whether a service's admin port says it is ready (`/health/ready` answers 200).
+pub async fn ready(admin: SocketAddr) -> bool {
+    matches!(get(admin, "/health/ready").await, Ok(r) if r.status == 200)
+}
+
 /// The sum of every sample of metric `name` (all label sets) on a Prometheus text page; `None`
 /// when the page has no sample of it.
 pub fn metric_sum(page: &str, name: &str) -> Option<f64> {

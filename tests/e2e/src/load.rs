@@ -129,7 +129,7 @@ accounts = {{ x = "{LOAD_ACCOUNT}" }}
 
     /// Whether `/health/ready` on the admin port answers 200.
     pub async fn ready(&self) -> bool {
-        matches!(crate::http::get(self.admin, "/health/ready").await, Ok(r) if r.status == 200)
+        crate::http::ready(self.admin).await
     }
 }
 

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rapport_e2e::child::{rapport_bin, ChildProcess, RssSampler};
-use rapport_e2e::http::metric_sum;
+use rapport_e2e::http::{metric_sum, ready};
 use rapport_e2e::load::{Ingest, Load, LoadSpec};
 use rapport_e2e::private_stack::{free_port, PrivateBroker, PrivateClickHouse};
 use rapport_e2e::processing::{
@@ -59,10 +59,6 @@ fn distinct_events(events: &[InteractionEvent]) -> u64 {
 /// A deadline for waiting on the processor, longer for longer runs.
 fn processing_deadline(events: usize) -> Duration {
     WAIT + Duration::from_secs(events as u64 / 1_000 * 3) + outage()
-}
-
-async fn ready(admin: SocketAddr) -> bool {
-    matches!(rapport_e2e::http::get(admin, "/health/ready").await, Ok(r) if r.status == 200)
 }
 
 /// A counter of the processor's `/metrics` (0 before its first increment).
