@@ -286,7 +286,17 @@ impl PrivateClickHouse {
     pub async fn stop(&mut self) {
         let mut process = self.process.take().expect("ClickHouse is running");
         process.terminate(STOP_GRACE).await;
-        // The port must be closed now: a test that "stopped" ClickHouse relies on it.
+        self.wait_port_closed().await;
+    }
+
+    /// Kill the server with SIGKILL: gone at once, inserts under way cut off.
+    pub async fn kill(&mut self) {
+        self.process.take().expect("ClickHouse is running").kill9();
+        self.wait_port_closed().await;
+    }
+
+    /// The port must be closed: a test that stopped ClickHouse relies on it.
+    async fn wait_port_closed(&self) {
         let port = self.http_port;
         poll_until("ClickHouse's port to close", START_WAIT, || async move {
             (!port_open(port).await).then_some(())
