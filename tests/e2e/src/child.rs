@@ -137,10 +137,6 @@ impl ChildProcess {
         ChildProcess::spawn(name, cmd, log)
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -207,20 +207,6 @@ impl Load {
         self.shared.acked.load(Ordering::Relaxed)
     }
 
-    /// Deliveries started so far.
-    pub fn sent(&self) -> u64 {
-        let next = self.shared.next.load(Ordering::Relaxed);
-        self.shared
-            .spec
-            .deliveries
-            .map_or(next, |max| next.min(max))
-    }
-
-    /// A copy of every attempt so far.
-    pub fn attempts(&self) -> Vec<Attempt> {
-        self.shared.record().attempts.clone()
-    }
-
     /// Wait until `n` deliveries are acknowledged; `alive` runs on every poll (fail fast).
     pub async fn wait_for_acknowledged(&self, n: u64, deadline: Duration, mut alive: impl FnMut()) {
         let start = Instant::now();

@@ -95,10 +95,6 @@ impl PrivateBroker {
         broker
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// `host:port` for `bootstrap.servers`.
     pub fn brokers(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -120,10 +116,6 @@ impl PrivateBroker {
             .properties
             .insert("enable.idempotence".into(), "false".into());
         kafka
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(ChildProcess::pid)
     }
 
     /// Start the broker (again) on the same port with the same storage, and wait until it
@@ -158,13 +150,6 @@ impl PrivateBroker {
     pub fn kill(&mut self) {
         self.process.take().expect("the broker is running").kill9();
     }
-
-    /// Fail fast if the broker died on its own.
-    pub fn check_alive(&mut self) {
-        if let Some(p) = &mut self.process {
-            p.check_alive();
-        }
-    }
 }
 
 impl Drop for PrivateBroker {
@@ -178,7 +163,6 @@ impl Drop for PrivateBroker {
 /// `deploy/local/clickhouse/config.xml` and its data in its own folder.
 pub struct PrivateClickHouse {
     http_port: u16,
-    tcp_port: u16,
     dir: PathBuf,
     process: Option<ChildProcess>,
 }
@@ -211,7 +195,6 @@ impl PrivateClickHouse {
             .expect("copy users.xml");
         let mut server = PrivateClickHouse {
             http_port,
-            tcp_port,
             dir,
             process: None,
         };
@@ -222,10 +205,6 @@ impl PrivateClickHouse {
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.http_port)
-    }
-
-    pub fn tcp_port(&self) -> u16 {
-        self.tcp_port
     }
 
     /// Settings for a fresh database (not created yet) on this server.
@@ -280,13 +259,6 @@ impl PrivateClickHouse {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.process = Some(process);
-    }
-
-    /// Stop the server (SIGTERM, SIGKILL after a grace period) and wait until it is gone.
-    pub async fn stop(&mut self) {
-        let mut process = self.process.take().expect("ClickHouse is running");
-        process.terminate(STOP_GRACE).await;
-        self.wait_port_closed().await;
     }
 
     /// Kill the server with SIGKILL: gone at once, inserts under way cut off.
