@@ -14,7 +14,7 @@
 //! `RAPPORT_FAULT_INGEST_DELIVERIES` (3000) and `RAPPORT_FAULT_INGEST_KILLS` (3) for the ingest
 //! kill test, `RAPPORT_FAULT_OUTAGE_SECS` (10) for the broker and ClickHouse outages,
 //! `RAPPORT_FAULT_PIPELINE_EVENTS` (10000) for the processor's share of the outage and restart
-//! tests.
+//! tests, `RAPPORT_FAULT_RESTART_PAUSE_SECS` (2) for how long the restarted broker stays down.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
