@@ -61,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
         ..Config::default()
     };
     if let Ok(ms) = std::env::var("RAPPORT_BENCH_FETCH_WAIT_MS") {
-        config.kafka.properties.insert("fetch.wait.max.ms".into(), ms);
+        config
+            .kafka
+            .properties
+            .insert("fetch.wait.max.ms".into(), ms);
     }
     config.ingest.listen = "127.0.0.1:0".parse()?;
     config.ingest.generic.secret = Secrets::new(vec![Secret::new(SECRET)])?;

@@ -1,7 +1,9 @@
 //! Helpers for the end-to-end tests: where the local stack is, unique per-test names (topics,
 //! groups, databases) so tests never share state, and a poll-until-deadline helper instead of
 //! fixed sleeps. The stack itself is started by `deploy/local/up` (CI: `.ci/run`); if it is not
-//! running, the tests fail with a message saying so — they never skip.
+//! running, the tests fail with a message saying so — they never skip. The modules hold the
+//! rest: child processes, a private stack for tests that stop services, the processor's runs,
+//! a webhook load generator, topics and tables read back, and the fault report line.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,6 +33,48 @@ pub fn clickhouse_config(test: &str) -> ClickHouseConfig {
     }
 }
 
+/// `kafka` naming two fresh topics of `test` (interactions and dead letters), created with
+/// `partitions` partitions on its broker.
+pub async fn fresh_topics(mut kafka: KafkaConfig, test: &str, partitions: i32) -> KafkaConfig {
+    kafka.interactions_topic = unique_name(&format!("rapport.test.{test}"));
+    kafka.deadletter_topic = unique_name(&format!("rapport.test.{test}.dl"));
+    rapport_kafka::ensure_topics(
+        &kafka,
+        &[&kafka.interactions_topic, &kafka.deadletter_topic],
+        partitions,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("cannot create topics: {e:#?}; {STACK_HINT}"));
+    kafka
+}
+
+/// The `[log]`, `[admin]` and `[kafka]` sections of a config file for a `rapport` child: the
+/// brokers, topics and librdkafka properties of `kafka`, then `extra_properties`.
+pub fn config_head(
+    log_level: &str,
+    admin: &str,
+    client_id: &str,
+    kafka: &KafkaConfig,
+    extra_properties: &[(&str, &str)],
+) -> String {
+    let mut s = format!(
+        "[log]\nlevel = \"{log_level}\"\n\n[admin]\nlisten = \"{admin}\"\n\n[kafka]\n\
+         brokers = \"{}\"\nclient_id = \"{client_id}\"\ninteractions_topic = \"{}\"\n\
+         deadletter_topic = \"{}\"\n\n[kafka.properties]\n",
+        kafka.brokers, kafka.interactions_topic, kafka.deadletter_topic
+    );
+    let properties = kafka
+        .properties
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra_properties.iter().copied());
+    for (k, v) in properties {
+        s.push_str(&format!("\"{k}\" = \"{v}\"\n"));
+    }
+    s.push('\n');
+    s
+}
+
 /// `prefix` plus the process id, a counter and the time: unique across tests and runs.
 pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -39,6 +83,18 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() % 1_000_000_000);
     format!("{prefix}_{}_{n}_{t}", std::process::id())
+}
+
+/// The number in environment variable `name`, or `default` when it is not set; panics on a
+/// value that is not a number (a typo must not silently run the short version).
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+        })
+        .unwrap_or(default)
 }
 
 /// Poll `check` until it returns `Some` or `deadline` passes; panics with `what` on timeout.
@@ -87,48 +143,18 @@ pub async fn post_generic(
         .ok_or_else(|| std::io::Error::other("no HTTP status line in the response"))
 }
 
-/// The `rapport` binary for tests that run it as a subprocess: `RAPPORT_TEST_BIN` when set,
-/// else `cargo build -p rapport-cli` into the target directory and profile the calling test
-/// executable was built in (found from its own path: `<target>/<profile>/deps/<test>`), once
-/// per test process. An integration test cannot name another package's binary
-/// (`CARGO_BIN_EXE_*` is per package), and building keeps the binary from going stale.
-pub fn rapport_bin() -> std::path::PathBuf {
-    use std::path::{Path, PathBuf};
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(bin) = std::env::var("RAPPORT_TEST_BIN") {
-            return PathBuf::from(bin);
-        }
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable lives in <target>/<profile>/deps");
-        let target_dir = profile_dir.parent().expect("<target>/<profile>");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev",
-            Some(other) => other,
-            None => panic!("cannot tell the profile from {}", exe.display()),
-        };
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "rapport-cli", "--bin", "rapport"])
-            .args(["--profile", profile])
-            .env("CARGO_TARGET_DIR", target_dir)
-            .current_dir(&workspace)
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build -p rapport-cli failed");
-        let bin = profile_dir.join("rapport");
-        assert!(bin.exists(), "{} missing after the build", bin.display());
-        bin
-    })
-    .clone()
-}
+pub use child::rapport_bin;
 
 /// The hint every stack failure carries.
 pub const STACK_HINT: &str =
     "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";
 
+pub mod child;
+pub mod http;
+pub mod load;
+pub mod private_stack;
+pub mod processing;
+pub mod report;
 pub mod scenario;
 pub mod tables;
+pub mod topic;

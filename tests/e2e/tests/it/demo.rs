@@ -13,7 +13,7 @@ use std::process::Command;
 use rapport_e2e::tables::drop_database;
 use rapport_e2e::{clickhouse_config, kafka_config, unique_name};
 
-use crate::processor::rapport_bin;
+use rapport_e2e::rapport_bin;
 
 /// `persona → brand id`, from the `# persona: …` comment above each `[[brands]]` block of the
 /// configuration the demo wrote.

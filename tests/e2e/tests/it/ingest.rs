@@ -10,24 +10,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use prometheus::Registry;
-use rapport_e2e::{kafka_config, poll_until, unique_name, STACK_HINT};
-use rapport_events::{
-    DeadLetter, DeadLetterCodec, Direction, EventCodec, InteractionEvent, Kind, Stage,
-};
+use rapport_e2e::http::{http, Reply};
+use rapport_e2e::private_stack::PrivateBroker;
+use rapport_e2e::topic::{decode_events, read_records, record_count};
+use rapport_e2e::{fresh_topics, kafka_config, poll_until};
+use rapport_events::{DeadLetter, DeadLetterCodec, Direction, InteractionEvent, Kind, Stage};
 use rapport_ingest::{AccountDirectory, Endpoint};
 use rapport_ingest_service::settings::Settings;
 use rapport_ingest_service::IngestServer;
-use rapport_kafka::rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rapport_kafka::rdkafka::message::{Message, OwnedMessage};
 use rapport_runtime::config::{BrandConfig, Config, IngestConfig, KafkaConfig};
 use rapport_runtime::{Health, Secret, Secrets, Shutdown};
@@ -120,17 +116,7 @@ fn test_config(kafka: KafkaConfig) -> Config {
 
 /// Fresh topics on the shared broker.
 async fn test_kafka(test: &str) -> KafkaConfig {
-    let mut kafka = kafka_config();
-    kafka.interactions_topic = unique_name(&format!("rapport.test.{test}.interactions"));
-    kafka.deadletter_topic = unique_name(&format!("rapport.test.{test}.deadletter"));
-    rapport_kafka::ensure_topics(
-        &kafka,
-        &[&kafka.interactions_topic, &kafka.deadletter_topic],
-        PARTITIONS,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("cannot create topics: {e:#?}; {STACK_HINT}"));
-    kafka
+    fresh_topics(kafka_config(), test, PARTITIONS).await
 }
 
 struct Running {
@@ -171,61 +157,6 @@ impl Running {
 
     async fn get(&self, path_and_query: &str) -> Reply {
         http(self.addr, "GET", path_and_query, &[], b"").await
-    }
-}
-
-#[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// One request on a fresh HTTP/1.1 connection.
-async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> Reply {
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to the service");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("HTTP handshake");
-    tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        request = request.header(*name, value.as_str());
-    }
-    let request = request
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .expect("request");
-    let response = sender.send_request(request).await.expect("response");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("response body")
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
     }
 }
 
@@ -289,73 +220,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Read `n` records of `topic` from the beginning (own consumer group).
-async fn read_records(kafka: &KafkaConfig, topic: &str, n: usize) -> Vec<OwnedMessage> {
-    let consumer: StreamConsumer = rapport_kafka::consumer(
-        kafka,
-        &unique_name("rapport-test-ingest"),
-        Default::default(),
-    )
-    .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut records = Vec::with_capacity(n);
-    while records.len() < n {
-        let msg = tokio::time::timeout(WAIT, consumer.recv())
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "only {} of {n} records arrived on {topic}; {STACK_HINT}",
-                    records.len()
-                )
-            })
-            .expect("consume");
-        records.push(msg.detach());
-    }
-    records
-}
-
-/// Every record ever written to `topic`: the sum of its partitions' high watermarks (fresh
-/// topics start at offset 0 and nothing is deleted during a test).
-async fn record_count(kafka: &KafkaConfig, topic: &str) -> i64 {
-    let kafka = kafka.clone();
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = rapport_kafka::consumer(
-            &kafka,
-            &unique_name("rapport-test-watermarks"),
-            Default::default(),
-        )
-        .expect("consumer");
-        (0..PARTITIONS)
-            .map(|p| {
-                consumer
-                    .fetch_watermarks(&topic, p, Duration::from_secs(10))
-                    .expect("watermarks")
-                    .1
-            })
-            .sum()
-    })
-    .await
-    .expect("watermark task")
-}
-
-fn decode_events(records: &[OwnedMessage]) -> Vec<(String, InteractionEvent)> {
-    let codec = EventCodec::new();
-    records
-        .iter()
-        .map(|m| {
-            let key = String::from_utf8(m.key().expect("every event has a key").to_vec())
-                .expect("utf-8 key");
-            (
-                key,
-                codec
-                    .decode(m.payload().expect("payload"))
-                    .expect("decodes as InteractionEvent"),
-            )
-        })
-        .collect()
 }
 
 fn decode_dead_letter(record: &OwnedMessage) -> DeadLetter {
@@ -864,88 +728,11 @@ async fn a_body_over_the_limit_is_413() {
     );
 }
 
-/// A broker of our own, killed on drop: stopping the shared one would break other tests.
-struct OwnBroker {
-    child: Child,
-    port: u16,
-    storage: PathBuf,
-}
-
-impl OwnBroker {
-    fn start() -> OwnBroker {
-        let bin = std::env::var("TANSU_BIN")
-            .map(PathBuf::from)
-            .ok()
-            .into_iter()
-            .chain([
-                PathBuf::from("/var/cache/rapport/tansu-0.6.0/bin/tansu"),
-                PathBuf::from("/var/cache/rapport/tansu/bin/tansu"),
-            ]);
-        let bin = bin
-            .into_iter()
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("no tansu binary (set TANSU_BIN); {STACK_HINT}"));
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("free port")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let storage = std::env::temp_dir().join(unique_name("rapport-test-tansu"));
-        std::fs::create_dir_all(&storage).expect("storage dir");
-        let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(bin)
-            .args(["broker", "--kafka-cluster-id", "rapport-test"])
-            .args([
-                "--kafka-listener-url",
-                &url,
-                "--kafka-advertised-listener-url",
-                &url,
-            ])
-            // tansu resolves the SQLite path against its working directory (as deploy/local/up
-            // relies on), so the broker runs inside its own temporary directory.
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&storage)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start tansu");
-        OwnBroker {
-            child,
-            port,
-            storage,
-        }
-    }
-
-    fn kill(&mut self) {
-        // Only the child this test started, by its handle; an already-dead child is fine.
-        if self.child.kill().is_ok() && self.child.wait().is_err() {
-            eprintln!("could not reap the test broker");
-        }
-    }
-}
-
-impl Drop for OwnBroker {
-    fn drop(&mut self) {
-        self.kill();
-        if let Err(e) = std::fs::remove_dir_all(&self.storage) {
-            eprintln!("cannot remove {}: {e}", self.storage.display());
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serial_broker_down_gives_503_with_retry_after() {
-    let mut broker = OwnBroker::start();
-    let port = broker.port;
-    poll_until("the test broker to listen", WAIT, || async move {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .ok()
-            .map(drop)
-    })
-    .await;
-    let mut kafka = kafka_config();
-    kafka.brokers = format!("127.0.0.1:{port}");
+    // A broker of our own: stopping the shared one would break other tests.
+    let mut broker = PrivateBroker::start().await;
+    let mut kafka = broker.kafka_config();
     kafka.interactions_topic = "rapport.test.down.interactions".into();
     kafka.deadletter_topic = "rapport.test.down.deadletter".into();
     rapport_kafka::ensure_topics(

@@ -1,6 +1,7 @@
 //! One test binary for everything that needs the real local stack (tansu + ClickHouse).
 
 mod demo;
+mod faults;
 mod ingest;
 mod processor;
 mod security;
