@@ -1,6 +1,9 @@
 //! End-to-end latency on the local stack (issue 5): signed generic webhooks into `rapport
 //! ingest` at a fixed arrival rate, each opening a thread for a new user; the time from the 2xx
-//! to the thread row being visible in ClickHouse, per event, as p50/p99/max.
+//! to the thread row being visible in ClickHouse, per event, as p50/p99/max. Steady state: the
+//! measured window is framed by 2 s of unmeasured traffic before (partitions restore on their
+//! first record) and `allowed_lateness` + 2 s after (so the window's last items are released by
+//! the watermark of continuing traffic, not by the idle advance that ends a burst).
 //!
 //! `cargo run --release -p rapport-e2e --example bench_latency` (the local stack must run).
 //! `RAPPORT_BENCH_RATE` (1000/s), `RAPPORT_BENCH_SECONDS` (10), `RAPPORT_BENCH_LATENESS`
@@ -101,9 +104,15 @@ async fn main() -> anyhow::Result<()> {
     // item (`watching` is set when the sends are done) or at its deadline.
     let watch_raw = std::env::var("RAPPORT_BENCH_WATCH").is_ok_and(|t| t == "interactions");
     let (query, what) = if watch_raw {
-        ("SELECT object_id FROM interactions", "interaction row")
+        (
+            "SELECT object_id FROM interactions WHERE startsWith(object_id, 'lat-')",
+            "interaction row",
+        )
     } else {
-        ("SELECT opening_item_id FROM threads", "thread row")
+        (
+            "SELECT opening_item_id FROM threads WHERE startsWith(opening_item_id, 'lat-')",
+            "thread row",
+        )
     };
     let watching = Arc::new(AtomicUsize::new(usize::MAX));
     let watcher = {
@@ -126,27 +135,36 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let acked: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    // Steady state: 2 s of unmeasured traffic first (partitions restore on their first record),
+    // and unmeasured traffic after the measured window for the lateness plus 2 s, so the last
+    // measured items are released by the watermark of continuing traffic, as in production,
+    // not by the idle advance that ends a burst.
     let total = rate * seconds;
+    let warm_up = rate * 2;
+    let tail = rate * (lateness.as_secs() + 2);
     let start = Instant::now();
-    let mut sends = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+    let mut sends = Vec::with_capacity((warm_up + total + tail) as usize);
+    for n in 0..warm_up + total + tail {
+        let measured = (warm_up..warm_up + total).contains(&n);
+
+        let due = start + Duration::from_nanos(n * 1_000_000_000 / rate);
         tokio::time::sleep_until(due.into()).await;
         let (acked, addr) = (acked.clone(), ingest.addr());
         sends.push(tokio::spawn(async move {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64);
-            let object = format!("lat-{i}");
+            let object = format!("{}-{n}", if measured { "lat" } else { "load" });
             let body = serde_json::to_vec(&serde_json::json!({
                 "id": object, "platform": "x", "account_id": "acme-x", "kind": "mention",
-                "direction": "inbound", "actor": { "id": format!("user-{i}") },
+                "direction": "inbound", "actor": { "id": format!("user-{n}") },
                 "object_id": object, "text": "hello?", "occurred_at": now,
             }))
             .unwrap_or_default();
             let signature =
                 rapport_ingest::signature::sign_generic(&body, SECRET.as_bytes(), now / 1000);
-            if let Ok(200) = post_generic(addr, &body, &signature).await {
+            let status = post_generic(addr, &body, &signature).await;
+            if measured && matches!(status, Ok(200)) {
                 acked
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -179,7 +197,9 @@ async fn main() -> anyhow::Result<()> {
     println!("| run | figure |");
     println!("|---|---|");
     println!(
-        "| offered | {rate} webhooks/s for {seconds} s ({total} sent in {:.1} s, {} acked) |",
+        "| offered | {rate} webhooks/s for {seconds} s measured, after 2 s and before {} s unmeasured ({} sent in {:.1} s, {} measured acked) |",
+        tail / rate,
+        warm_up + total + tail,
         sent_for.as_secs_f64(),
         acked.len()
     );
