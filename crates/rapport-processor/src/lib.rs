@@ -181,22 +181,33 @@ async fn drain(shared: &Shared, partitions: &[i32]) -> Vec<(i32, i64)> {
     }
     let mut commits = Vec::new();
     for mut w in taken {
-        match w
-            .checkpoint(
-                &shared.sink,
-                &shared.store,
-                &shared.metrics,
-                &shared.shutdown,
-            )
-            .await
-        {
-            Ok(offset) => commits.push((w.partition, offset)),
-            Err(error) => {
-                tracing::warn!(partition = w.partition, %error, "could not checkpoint a revoked partition")
-            }
-        }
+        checkpoint_into(shared, &mut w, &mut commits, "drain").await;
     }
     commits
+}
+
+/// Checkpoint `w` and add its offset to `commits`. A failure (shutdown during an outage) is
+/// logged; the partition then replays from its previous checkpoint, which is always correct.
+async fn checkpoint_into(
+    shared: &Shared,
+    w: &mut PartitionWorker,
+    commits: &mut Vec<(i32, i64)>,
+    during: &'static str,
+) {
+    let saved = w
+        .checkpoint(
+            &shared.sink,
+            &shared.store,
+            &shared.metrics,
+            &shared.shutdown,
+        )
+        .await;
+    match saved {
+        Ok(offset) => commits.push((w.partition, offset)),
+        Err(error) => {
+            tracing::warn!(partition = w.partition, %error, during, "checkpoint not saved")
+        }
+    }
 }
 
 fn commit<C: ConsumerContext, K: Consumer<C>>(
@@ -463,22 +474,8 @@ async fn periodic(shared: &Shared) -> Vec<(i32, i64)> {
     let mut commits = Vec::new();
     if written {
         for w in &mut workers {
-            if !w.checkpoint_due(settings) {
-                continue;
-            }
-            match w
-                .checkpoint(
-                    &shared.sink,
-                    &shared.store,
-                    &shared.metrics,
-                    &shared.shutdown,
-                )
-                .await
-            {
-                Ok(offset) => commits.push((w.partition, offset)),
-                Err(error) => {
-                    tracing::warn!(partition = w.partition, %error, "checkpoint interrupted")
-                }
+            if w.checkpoint_due(settings) {
+                checkpoint_into(shared, w, &mut commits, "periodic").await;
             }
         }
     }

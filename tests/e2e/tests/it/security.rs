@@ -15,13 +15,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use prometheus::Registry;
+use rapport_e2e::topic::{read_records, record_count};
 use rapport_e2e::{
     clickhouse_config, kafka_config, poll_until, rapport_bin, unique_name, STACK_HINT,
 };
 use rapport_events::{DeadLetterCodec, EventCodec};
 use rapport_ingest::signature::sign_generic;
-use rapport_kafka::rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
-use rapport_kafka::rdkafka::message::{Message, OwnedMessage};
+use rapport_kafka::rdkafka::message::Message;
 use rapport_runtime::config::{BrandConfig, Config, KafkaConfig};
 use rapport_runtime::{Health, Secret, Secrets, Shutdown};
 use sha2::Sha256;
@@ -91,46 +91,6 @@ async fn test_kafka(test: &str) -> KafkaConfig {
     .await
     .unwrap_or_else(|e| panic!("cannot create topics: {e:#?}; {STACK_HINT}"));
     kafka
-}
-
-/// Every record ever written to `topic` (fresh topics start at 0, nothing is deleted).
-async fn record_count(kafka: &KafkaConfig, topic: &str) -> i64 {
-    let kafka = kafka.clone();
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = rapport_kafka::consumer(
-            &kafka,
-            &unique_name("rapport-test-watermarks"),
-            Default::default(),
-        )
-        .expect("consumer");
-        (0..PARTITIONS)
-            .map(|p| {
-                consumer
-                    .fetch_watermarks(&topic, p, Duration::from_secs(10))
-                    .expect("watermarks")
-                    .1
-            })
-            .sum()
-    })
-    .await
-    .expect("watermark task")
-}
-
-async fn read_records(kafka: &KafkaConfig, topic: &str, n: usize) -> Vec<OwnedMessage> {
-    let consumer: StreamConsumer =
-        rapport_kafka::consumer(kafka, &unique_name("rapport-test-sec"), Default::default())
-            .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut records = Vec::with_capacity(n);
-    while records.len() < n {
-        let msg = tokio::time::timeout(WAIT, consumer.recv())
-            .await
-            .unwrap_or_else(|_| panic!("only {} of {n} records on {topic}", records.len()))
-            .expect("consume");
-        records.push(msg.detach());
-    }
-    records
 }
 
 /// One HTTP/1.1 request on `stream` (`Connection: close`); the status and the whole answer.
@@ -205,6 +165,17 @@ struct InProcess {
     registry: Registry,
 }
 
+/// Ingest settings for the in-process tests: the test's topics, the brand, any free port.
+fn ingest_config(kafka: &KafkaConfig) -> Config {
+    let mut config = Config {
+        kafka: kafka.clone(),
+        brands: vec![brand()],
+        ..Config::default()
+    };
+    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    config
+}
+
 async fn start_in_process(config: &Config) -> InProcess {
     let registry = Registry::new();
     let shutdown = Shutdown::new();
@@ -249,12 +220,7 @@ impl InProcess {
 async fn a_replayed_generic_delivery_produces_nothing_the_second_time() {
     const SECRET: &str = "replay-test-generic-secret";
     let kafka = test_kafka("replay").await;
-    let mut config = Config {
-        kafka: kafka.clone(),
-        brands: vec![brand()],
-        ..Config::default()
-    };
-    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut config = ingest_config(&kafka);
     config.ingest.generic.secret = secrets(&[SECRET]);
     let ingest = start_in_process(&config).await;
     let topic = &kafka.interactions_topic;
@@ -321,12 +287,7 @@ async fn a_replayed_generic_delivery_produces_nothing_the_second_time() {
 async fn a_malformed_delivery_at_the_body_limit_is_dead_lettered_cut_to_fit() {
     const SECRET: &str = "dead-letter-size-meta-secret";
     let kafka = test_kafka("dlsize").await;
-    let mut config = Config {
-        kafka: kafka.clone(),
-        brands: vec![brand()],
-        ..Config::default()
-    };
-    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut config = ingest_config(&kafka);
     config.ingest.meta.app_secret = secrets(&[SECRET]);
     let limit = config.ingest.max_body_bytes;
     let ingest = start_in_process(&config).await;
@@ -368,12 +329,7 @@ async fn a_malformed_delivery_at_the_body_limit_is_dead_lettered_cut_to_fit() {
 async fn an_event_too_large_for_a_kafka_record_is_a_dead_lettered_400_not_a_500() {
     const SECRET: &str = "huge-event-generic-secret";
     let kafka = test_kafka("hugeevent").await;
-    let mut config = Config {
-        kafka: kafka.clone(),
-        brands: vec![brand()],
-        ..Config::default()
-    };
-    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut config = ingest_config(&kafka);
     config.ingest.generic.secret = secrets(&[SECRET]);
     let ingest = start_in_process(&config).await;
 
@@ -418,12 +374,7 @@ async fn a_delivery_over_https_reaches_kafka() {
     std::fs::write(&key, generated.signing_key.serialize_pem()).expect("key");
 
     let kafka = test_kafka("https").await;
-    let mut config = Config {
-        kafka: kafka.clone(),
-        brands: vec![brand()],
-        ..Config::default()
-    };
-    config.ingest.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut config = ingest_config(&kafka);
     config.ingest.generic.secret = secrets(&[SECRET]);
     config.ingest.tls_cert = Some(cert);
     config.ingest.tls_key = Some(key);
