@@ -84,18 +84,7 @@ async fn main() -> anyhow::Result<()> {
         shutdown.clone(),
     )
     .await?;
-    let processor = {
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            rapport_processor::run(
-                &config,
-                &prometheus::Registry::new(),
-                &Health::new(),
-                shutdown,
-            )
-            .await
-        })
-    };
+    let processor = rapport_e2e::spawn_processor(&config, &shutdown);
     // Let the consumer join and get its partitions before the clock starts.
     tokio::time::sleep(Duration::from_secs(5)).await;
 

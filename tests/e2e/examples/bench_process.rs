@@ -15,7 +15,7 @@ use rapport_events::{
 };
 use rapport_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use rapport_runtime::config::{Config, KafkaConfig, ProcessConfig};
-use rapport_runtime::{Health, Shutdown};
+use rapport_runtime::Shutdown;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -170,18 +170,7 @@ async fn main() -> anyhow::Result<()> {
 
     let shutdown = Shutdown::new();
     let started = Instant::now();
-    let task = {
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            rapport_processor::run(
-                &config,
-                &prometheus::Registry::new(),
-                &Health::new(),
-                shutdown,
-            )
-            .await
-        })
-    };
+    let task = rapport_e2e::spawn_processor(&config, &shutdown);
     // Done when the interactions of every event are written (the last flush of each partition).
     let catch_up = loop {
         let count: u64 = client

@@ -145,6 +145,23 @@ pub async fn post_generic(
 
 pub use child::rapport_bin;
 
+/// `rapport process` in this process (its own registry and health), until `shutdown`.
+pub fn spawn_processor(
+    config: &rapport_runtime::Config,
+    shutdown: &rapport_runtime::Shutdown,
+) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let (config, shutdown) = (config.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        rapport_processor::run(
+            &config,
+            &prometheus::Registry::new(),
+            &rapport_runtime::Health::new(),
+            shutdown,
+        )
+        .await
+    })
+}
+
 /// The hint every stack failure carries.
 pub const STACK_HINT: &str =
     "is the local stack running? start it with `deploy/local/up` (CI: `.ci/run` does)";

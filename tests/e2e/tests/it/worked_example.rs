@@ -275,18 +275,7 @@ async fn prepare(config: &Config) {
 async fn process_and_check(config: &Config) {
     let server = rapport_clickhouse::server_client(&config.clickhouse);
     let shutdown = Shutdown::new();
-    let processor = {
-        let (config, shutdown) = (config.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            rapport_processor::run(
-                &config,
-                &prometheus::Registry::new(),
-                &Health::new(),
-                shutdown,
-            )
-            .await
-        })
-    };
+    let processor = rapport_e2e::spawn_processor(config, &shutdown);
 
     // Watermark Wed 2026-03-04 12:00; Monday's cohort.
     let params = ReportParams {
