@@ -74,7 +74,7 @@ pub enum DecodeError {
     #[error("`{field}`: map block declares {declared} bytes but its entries take {actual}")]
     BlockSizeMismatch {
         field: &'static str,
-        declared: usize,
+        declared: i64,
         actual: usize,
     },
 }

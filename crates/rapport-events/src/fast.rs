@@ -247,8 +247,11 @@ impl<'a> Reader<'a> {
             if count == 0 {
                 return Ok(map);
             }
+            // Read as a plain long and only compared once the entries are read: a size that
+            // cannot be right (negative, beyond the input) is the same documented strictness
+            // as one that is merely wrong.
             let declared_size = if count < 0 {
-                Some(self.len(field)?)
+                Some(self.long(field)?)
             } else {
                 None
             };
@@ -270,7 +273,7 @@ impl<'a> Reader<'a> {
             }
             if let Some(declared) = declared_size {
                 let actual = remaining - self.rest.len();
-                if actual != declared {
+                if i64::try_from(actual) != Ok(declared) {
                     return Err(DecodeError::BlockSizeMismatch {
                         field,
                         declared,
