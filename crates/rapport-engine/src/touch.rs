@@ -59,6 +59,8 @@ fn is_lone_dash(tok: &str) -> bool {
 pub struct Tokens {
     pub text: String,
     ends: Vec<usize>,
+    /// The addressed user's first name, reused across replies.
+    name: String,
 }
 
 impl Tokens {
@@ -346,6 +348,26 @@ fn strip_signature_ascii(text: &str) -> &str {
 /// Collects content words straight from the scanner (inbound items need nothing else).
 struct WordSink(ContentWords);
 
+/// Tokens of a reply and its content words from one scan; the words stop at
+/// [`MAX_CONTENT_WORDS`], the tokens do not.
+struct ReplySink<'a> {
+    tokens: &'a mut Tokens,
+    words: WordSink,
+}
+
+impl AsciiSink for ReplySink<'_> {
+    fn mask(&mut self, m: &'static str) -> bool {
+        self.tokens.mask(m)
+    }
+
+    fn word(&mut self, w: &str) -> bool {
+        if usize::from(self.words.0.len) < MAX_CONTENT_WORDS {
+            self.words.word(w);
+        }
+        self.tokens.word(w)
+    }
+}
+
 impl AsciiSink for WordSink {
     fn mask(&mut self, _: &'static str) -> bool {
         true
@@ -365,17 +387,40 @@ impl AsciiSink for WordSink {
 }
 
 /// Stop words packed little-endian into a `u64` (all are at most 8 bytes), sorted, so a
-/// lookup is a binary search over integers instead of hashing a string.
-fn packed_stopwords() -> &'static [u64] {
-    static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+/// lookup is a binary search over integers instead of hashing a string; in front of it a
+/// 4,096-bit filter of the packed words, so most content words (the common case) are
+/// rejected with one multiply and one bit test.
+struct Stopwords {
+    sorted: Vec<u64>,
+    filter: [u64; 64],
+}
+
+#[inline]
+fn stop_filter_bit(p: u64) -> (usize, u64) {
+    let i = (p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize;
+    (i >> 6, 1 << (i & 63))
+}
+
+fn stopwords() -> &'static Stopwords {
+    static SET: std::sync::OnceLock<Stopwords> = std::sync::OnceLock::new();
     SET.get_or_init(|| {
-        let mut v: Vec<u64> = STOPWORDS
+        let mut sorted: Vec<u64> = STOPWORDS
             .iter()
             .filter_map(|w| pack_word(w.as_bytes(), false))
             .collect();
-        v.sort_unstable();
-        v
+        sorted.sort_unstable();
+        let mut filter = [0u64; 64];
+        for &p in &sorted {
+            let (w, b) = stop_filter_bit(p);
+            filter[w] |= b;
+        }
+        Stopwords { sorted, filter }
     })
+}
+
+#[cfg(test)]
+fn packed_stopwords() -> &'static [u64] {
+    &stopwords().sorted
 }
 
 /// Up to 8 bytes as one integer (optionally lowercased); `None` if longer. Words contain no
@@ -395,7 +440,11 @@ fn pack_word(w: &[u8], lower: bool) -> Option<u64> {
 
 #[inline]
 fn is_stopword_ascii_lower(w: &[u8], lower: bool) -> bool {
-    pack_word(w, lower).is_some_and(|p| packed_stopwords().binary_search(&p).is_ok())
+    pack_word(w, lower).is_some_and(|p| {
+        let set = stopwords();
+        let (i, b) = stop_filter_bit(p);
+        set.filter[i] & b != 0 && set.sorted.binary_search(&p).is_ok()
+    })
 }
 
 fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
@@ -525,16 +574,30 @@ const TITLES: &[&str] = &[
 
 /// The user's first name from a display name: the first word with ≥ 2 letters that is not a
 /// title, lowercased; `None` if there is none.
+#[cfg(test)]
 pub fn first_name(display_name: &str) -> Option<String> {
-    display_name
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphabetic())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .find(|w| w.chars().count() >= 2 && !TITLES.contains(&w.as_str()))
+    let mut buf = String::new();
+    first_name_into(display_name, &mut buf).then_some(buf)
+}
+
+/// [`first_name`] into a reused buffer (every reply has one); `false` and an empty buffer
+/// when there is none.
+fn first_name_into(display_name: &str, buf: &mut String) -> bool {
+    for w in display_name.split_whitespace() {
+        buf.clear();
+        for c in w.chars().filter(|c| c.is_alphabetic()) {
+            if c.is_ascii() {
+                buf.push(c.to_ascii_lowercase());
+            } else {
+                buf.extend(c.to_lowercase());
+            }
+        }
+        if buf.chars().count() >= 2 && !TITLES.contains(&buf.as_str()) {
+            return true;
+        }
+    }
+    buf.clear();
+    false
 }
 
 /// English phrases that send the user to a private channel (matched on word boundaries of
@@ -585,17 +648,33 @@ const DEFLECTIONS: &[&str] = &[
     "contact our support",
 ];
 
-/// Deflection phrases keyed by their first word, so a reply is scanned once.
-fn deflection_index() -> &'static FastMap<&'static str, Vec<Vec<&'static str>>> {
-    static MAP: std::sync::OnceLock<FastMap<&'static str, Vec<Vec<&'static str>>>> =
-        std::sync::OnceLock::new();
+/// Deflection phrases keyed by their first word, so a reply is scanned once, and a 64-bit
+/// filter of the first words' (first byte, length), so most tokens skip the map lookup.
+struct Deflections {
+    filter: u64,
+    by_first: FastMap<&'static str, Vec<Vec<&'static str>>>,
+}
+
+#[inline]
+fn deflection_filter_bit(w: &str) -> u64 {
+    let first = w.as_bytes().first().copied().unwrap_or(0);
+    1 << ((usize::from(first) * 7 + w.len()) & 63)
+}
+
+fn deflection_index() -> &'static Deflections {
+    static MAP: std::sync::OnceLock<Deflections> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
         let mut m: FastMap<&'static str, Vec<Vec<&'static str>>> = FastMap::default();
+        let mut filter = 0;
         for p in DEFLECTIONS {
             let words: Vec<&'static str> = p.split(' ').collect();
+            filter |= deflection_filter_bit(words[0]);
             m.entry(words[0]).or_default().push(words[1..].to_vec());
         }
-        m
+        Deflections {
+            filter,
+            by_first: m,
+        }
     })
 }
 
@@ -603,15 +682,17 @@ fn deflects(tokens: &Tokens) -> bool {
     let idx = deflection_index();
     let n = tokens.len();
     (0..n).any(|i| {
-        idx.get(tokens.get(i)).is_some_and(|rests| {
-            rests.iter().any(|rest| {
-                n > i + rest.len()
-                    && rest
-                        .iter()
-                        .enumerate()
-                        .all(|(j, w)| tokens.get(i + 1 + j) == *w)
+        let tok = tokens.get(i);
+        idx.filter & deflection_filter_bit(tok) != 0
+            && idx.by_first.get(tok).is_some_and(|rests| {
+                rests.iter().any(|rest| {
+                    n > i + rest.len()
+                        && rest
+                            .iter()
+                            .enumerate()
+                            .all(|(j, w)| tokens.get(i + 1 + j) == *w)
+                })
             })
-        })
     })
 }
 
@@ -694,18 +775,35 @@ pub fn analyze_reply_with(
     display_name: Option<&str>,
     tokens: &mut Tokens,
 ) -> ReplyFeatures {
-    tokenize_into(text, tokens);
-    let tokens = &*tokens;
-    let name = display_name.and_then(first_name);
-    let addresses_by_name = name.is_some_and(|n| tokens.iter().any(|t| t == n));
-    let deflects_to_private = deflects(tokens);
-    ReplyFeatures {
-        simhash: simhash_tokens(tokens),
-        exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
-        addresses_by_name,
-        deflects_to_private,
-        words: ContentWords::from_tokens(tokens),
-    }
+    tokens.text.clear();
+    tokens.ends.clear();
+    let words = if text.is_ascii() {
+        // One pass: the content words come from the same scan as the tokens.
+        let mut sink = ReplySink {
+            tokens,
+            words: WordSink(ContentWords::default()),
+        };
+        scan_ascii(text, &mut sink);
+        sink.words.0
+    } else {
+        tokenize_general(text, tokens);
+        ContentWords::from_tokens(tokens)
+    };
+    let mut name = std::mem::take(&mut tokens.name);
+    let named = display_name.is_some_and(|d| first_name_into(d, &mut name));
+    let features = {
+        let tokens = &*tokens;
+        ReplyFeatures {
+            simhash: simhash_tokens(tokens),
+            exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
+            addresses_by_name: named && tokens.iter().any(|t| t == name),
+            deflects_to_private: deflects(tokens),
+            words,
+        }
+    };
+    // Back into the scratch buffer: it only carries capacity to the next reply.
+    tokens.name = name;
+    features
 }
 
 const STOPWORDS: &[&str] = &[
@@ -805,6 +903,14 @@ mod tests {
             a.ends.clear();
         }
         assert_eq!(packed_stopwords().len(), STOPWORDS.len());
+        // The filter in front of the binary search lets every stop word through.
+        for w in STOPWORDS {
+            assert!(is_stopword_ascii_lower(w.as_bytes(), false), "{w}");
+            assert!(
+                is_stopword_ascii_lower(w.to_uppercase().as_bytes(), true),
+                "{w}"
+            );
+        }
     }
 
     #[test]
