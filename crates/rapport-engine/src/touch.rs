@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{fmix64, hash_ascii_lower, hash_bytes, FastMap};
+use crate::hash::{fmix64, hash_bytes, hash_word_lower, load_word_lower, FastMap};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -375,8 +375,12 @@ impl AsciiSink for WordSink {
 
     fn word(&mut self, w: &str) -> bool {
         let cw = &mut self.0;
-        if w.len() >= 3 && !is_stopword_ascii_lower(w.as_bytes(), true) {
-            let h = fmix64(hash_ascii_lower(WORD_SEED, w.as_bytes())) as u16;
+        let b = w.as_bytes();
+        // The scanner's words are ASCII letters and apostrophes only, so the cheap
+        // word-at-a-time lowercasing of `load_word_lower`/`hash_word_lower` applies.
+        debug_assert!(b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'\''));
+        if b.len() >= 3 && !(b.len() <= 8 && is_stopword_packed(load_word_lower(b))) {
+            let h = fmix64(hash_word_lower(WORD_SEED, b)) as u16;
             if !cw.as_slice().contains(&h) {
                 cw.words[usize::from(cw.len)] = h;
                 cw.len += 1;
@@ -440,11 +444,14 @@ fn pack_word(w: &[u8], lower: bool) -> Option<u64> {
 
 #[inline]
 fn is_stopword_ascii_lower(w: &[u8], lower: bool) -> bool {
-    pack_word(w, lower).is_some_and(|p| {
-        let set = stopwords();
-        let (i, b) = stop_filter_bit(p);
-        set.filter[i] & b != 0 && set.sorted.binary_search(&p).is_ok()
-    })
+    pack_word(w, lower).is_some_and(is_stopword_packed)
+}
+
+#[inline]
+fn is_stopword_packed(p: u64) -> bool {
+    let set = stopwords();
+    let (i, b) = stop_filter_bit(p);
+    set.filter[i] & b != 0 && set.sorted.binary_search(&p).is_ok()
 }
 
 fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
