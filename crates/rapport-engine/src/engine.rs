@@ -161,7 +161,12 @@ pub struct Engine {
     pub(crate) next_due: i64,
     /// The shortest time-based stage, for `note_deadline` on a new thread.
     pub(crate) min_stage_ms: i64,
+    /// Emptied id buffers of applied items, reused by `make_item` (not state).
+    pub(crate) spare_strs: Vec<String>,
 }
+
+/// Enough spare id buffers for the reorder buffer's churn without holding memory for long.
+const MAX_SPARE_STRS: usize = 64;
 
 impl Engine {
     /// Builds an engine; refuses invalid settings (unknown timezone, malformed hours, ...).
@@ -205,6 +210,7 @@ impl Engine {
             scratch: Tokens::default(),
             next_due: i64::MIN,
             min_stage_ms: 0,
+            spare_strs: Vec::new(),
         };
         e.min_stage_ms = e.stage_ms.iter().copied().min().unwrap_or(0);
         for id in order {
@@ -310,7 +316,8 @@ impl Engine {
         } else {
             ev.user_id()
         };
-        let mut strs = String::with_capacity(user.len() + ev.object_id.len());
+        let mut strs = self.spare_strs.pop().unwrap_or_default();
+        strs.reserve(user.len() + ev.object_id.len());
         strs.push_str(user);
         strs.push_str(&ev.object_id);
         let live = ev.modifier == Modifier::None;
@@ -373,7 +380,13 @@ impl Engine {
                 break;
             };
             self.run_timers(item.t);
-            self.apply(item);
+            self.apply(&item);
+            // Its id buffer serves a later item: one allocation less per event.
+            let mut strs = item.strs;
+            if self.spare_strs.len() < MAX_SPARE_STRS {
+                strs.clear();
+                self.spare_strs.push(strs);
+            }
         }
         self.run_timers(w);
     }

@@ -34,7 +34,7 @@ const H24_MS: u32 = 24 * 3_600_000;
 const D7_MS: u32 = 7 * 24 * 3_600_000;
 
 impl Engine {
-    pub(crate) fn apply(&mut self, item: Item) {
+    pub(crate) fn apply(&mut self, item: &Item) {
         let t = item.t;
         if !self.st.started {
             self.st.started = true;
@@ -47,21 +47,19 @@ impl Engine {
             return;
         }
         match (item.kind, item.dir) {
-            (Kind::ProfileSnapshot, _) => self.profile_snapshot(&item),
-            (Kind::Follow | Kind::Unfollow, _) => self.follow(&item),
-            (k, Direction::Inbound) if k.is_conversational() => self.inbound_conversational(&item),
-            (k, Direction::Outbound) if k.is_conversational() => {
-                self.outbound_conversational(&item)
-            }
-            (Kind::Reaction, Direction::Outbound) => self.brand_reaction(&item),
+            (Kind::ProfileSnapshot, _) => self.profile_snapshot(item),
+            (Kind::Follow | Kind::Unfollow, _) => self.follow(item),
+            (k, Direction::Inbound) if k.is_conversational() => self.inbound_conversational(item),
+            (k, Direction::Outbound) if k.is_conversational() => self.outbound_conversational(item),
+            (Kind::Reaction, Direction::Outbound) => self.brand_reaction(item),
             (Kind::Post, Direction::Outbound) => {
                 self.agg(item.bp, utc_day(t)).touch(t).brand_posts += 1;
             }
             (Kind::Share, Direction::Outbound) => {
                 self.agg(item.bp, utc_day(t)).touch(t).brand_reposts += 1;
-                self.activity(&item);
+                self.activity(item);
             }
-            _ => self.activity(&item),
+            _ => self.activity(item),
         }
     }
 
