@@ -60,7 +60,9 @@ pub struct EngineStats {
 pub(crate) enum Extra {
     None,
     Inbound(ContentWords),
-    Reply(Box<ReplyFeatures>),
+    /// Inline, not boxed: no larger than `Profile`, and one allocation less per reply (a
+    /// `Box` serializes as its content, so snapshots are unchanged).
+    Reply(ReplyFeatures),
     Profile {
         is_brand: bool,
         counts: ProfileCounts,
@@ -336,7 +338,7 @@ impl Engine {
                     .addressed
                     .as_ref()
                     .and_then(|p| p.display_name.as_deref());
-                Extra::Reply(Box::new(analyze_reply_with(text, name, &mut self.scratch)))
+                Extra::Reply(analyze_reply_with(text, name, &mut self.scratch))
             }
             _ => Extra::None,
         };
@@ -757,6 +759,16 @@ mod tests {
             profile: None,
             source: "test".into(),
         }
+    }
+
+    /// Unboxing the reply features did not make buffered items larger.
+    #[test]
+    fn extra_stays_small() {
+        assert!(
+            std::mem::size_of::<Extra>() <= 48,
+            "{}",
+            std::mem::size_of::<Extra>()
+        );
     }
 
     /// A layout-1 snapshot (ids as plain strings in the arena) restores and continues exactly
