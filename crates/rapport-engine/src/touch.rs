@@ -238,44 +238,118 @@ impl AsciiSink for Tokens {
 /// `char::is_whitespace` restricted to ASCII (tab, LF, VT, FF, CR, space).
 #[inline]
 fn is_ascii_ws(b: u8) -> bool {
-    b == b' ' || (b'\t'..=b'\r').contains(&b)
+    CLASS[usize::from(b)] & C_WS != 0
+}
+
+/// Byte classes of the ASCII scanner, one table lookup per byte instead of range tests.
+const C_WS: u8 = 1;
+const C_ALPHA: u8 = 2;
+const C_APOS: u8 = 4;
+const C_DIGIT: u8 = 8;
+/// `.` and `,`, which continue a number.
+const C_NUMSEP: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c == b' ' || (c >= b'\t' && c <= b'\r') {
+            C_WS
+        } else if c.is_ascii_alphabetic() {
+            C_ALPHA
+        } else if c == b'\'' {
+            C_APOS
+        } else if c.is_ascii_digit() {
+            C_DIGIT
+        } else if c == b'.' || c == b',' {
+            C_NUMSEP
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
 }
 
 /// [`tokenize_into`]'s rules for an all-ASCII text in one pass over its bytes, with no copy
 /// of the text: where every character is one byte, words are contiguous runs of the input,
-/// so a sink can hash them in place. Must stay equivalent to the general path (tested).
+/// so a sink can hash them in place. Each byte is classified once (tokens are not found
+/// first and re-walked). Must stay equivalent to the general path (tested).
 fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     let body = strip_signature_ascii(text);
     let b = body.as_bytes();
+    let n = b.len();
     let mut leading = true;
     let mut i = 0;
-    while i < b.len() {
-        if is_ascii_ws(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !is_ascii_ws(b[i]) {
+    loop {
+        while i < n && class(b[i]) & C_WS != 0 {
             i += 1;
         }
-        let tok = &body[start..i];
-        if tok.as_bytes()[0] == b'@' {
-            if leading {
-                continue;
-            }
-            if !sink.mask(AT) {
-                return;
-            }
-            continue;
-        }
-        leading = false;
-        let more = if is_url(tok) {
-            sink.mask(URL)
-        } else {
-            scan_ascii_token(tok, sink)
-        };
-        if !more {
+        if i >= n {
             return;
+        }
+        let c = b[i];
+        // Handles and URLs are whole tokens; their prefixes hold no whitespace, so testing
+        // them on the rest of the text is testing them on the token.
+        let whole = if c == b'@' {
+            if leading {
+                None
+            } else {
+                Some(AT)
+            }
+        } else {
+            leading = false;
+            is_url(&body[i..]).then_some(URL)
+        };
+        if c == b'@' || whole.is_some() {
+            while i < n && class(b[i]) & C_WS == 0 {
+                i += 1;
+            }
+            if let Some(m) = whole {
+                if !sink.mask(m) {
+                    return;
+                }
+            }
+            continue;
+        }
+        // The per-character rules up to the end of the token.
+        while i < n {
+            let cl = class(b[i]);
+            if cl & C_WS != 0 {
+                break;
+            }
+            if cl & C_ALPHA != 0 {
+                let start = i;
+                i += 1;
+                while i < n && class(b[i]) & (C_ALPHA | C_APOS) != 0 {
+                    i += 1;
+                }
+                // Trailing apostrophes are not part of the word; it starts with a letter,
+                // so something is left.
+                let mut end = i;
+                while b[end - 1] == b'\'' {
+                    end -= 1;
+                }
+                if !sink.word(&body[start..end]) {
+                    return;
+                }
+            } else {
+                i += 1;
+                if cl & C_DIGIT != 0 {
+                    while i < n && class(b[i]) & (C_DIGIT | C_NUMSEP) != 0 {
+                        i += 1;
+                    }
+                    if !sink.mask(NUM) {
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -286,11 +360,11 @@ fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
     let b = tok.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_alphabetic() {
+        let cl = class(b[i]);
+        if cl & C_ALPHA != 0 {
             let start = i;
             i += 1;
-            while i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'\'') {
+            while i < b.len() && class(b[i]) & (C_ALPHA | C_APOS) != 0 {
                 i += 1;
             }
             // Trailing apostrophes are not part of the word; it starts with a letter, so
@@ -304,8 +378,8 @@ fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
             }
         } else {
             i += 1;
-            if c.is_ascii_digit() {
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b',') {
+            if cl & C_DIGIT != 0 {
+                while i < b.len() && class(b[i]) & (C_DIGIT | C_NUMSEP) != 0 {
                     i += 1;
                 }
                 if !sink.mask(NUM) {
@@ -335,11 +409,13 @@ fn strip_signature_ascii(text: &str) -> &str {
     if is_signature(last) {
         return rest;
     }
-    if let Some((rest2, dash)) = split_last_ascii(rest) {
-        let l = last.as_bytes();
-        if is_lone_dash(dash) && l.iter().all(u8::is_ascii_alphabetic) && l[0].is_ascii_uppercase()
-        {
-            return rest2;
+    // The cheap tests on the last token first: most texts do not end in a capitalised word.
+    let l = last.as_bytes();
+    if l[0].is_ascii_uppercase() && l.iter().all(u8::is_ascii_alphabetic) {
+        if let Some((rest2, dash)) = split_last_ascii(rest) {
+            if is_lone_dash(dash) {
+                return rest2;
+            }
         }
     }
     text
