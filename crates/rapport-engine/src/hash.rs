@@ -53,11 +53,9 @@ impl Hasher for StableHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
             // The length byte keeps "ab" and "ab\0" apart.
-            w[7] ^= rest.len() as u8;
-            self.mix_word(u64::from_le_bytes(w) ^ 0xA5);
+            let w = tail_word(bytes) ^ ((rest.len() as u64) << 56);
+            self.mix_word(w ^ 0xA5);
         }
         self.len = self.len.wrapping_add(bytes.len() as u64);
     }
@@ -80,6 +78,24 @@ impl Hasher for StableHasher {
     #[inline]
     fn finish(&self) -> u64 {
         fmix64(self.state ^ self.len.wrapping_mul(MUL))
+    }
+}
+
+/// The last `len % 8` (1 to 7) bytes of `bytes`, little-endian, zero-padded. From 8 bytes
+/// on, one overlapping load of the last 8 shifted down (no variable-length copy: this runs
+/// for every SimHash shingle).
+#[inline]
+fn tail_word(bytes: &[u8]) -> u64 {
+    let rest = bytes.len() % 8;
+    debug_assert!(rest != 0);
+    if bytes.len() >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[bytes.len() - 8..]);
+        u64::from_le_bytes(w) >> (8 * (8 - rest))
+    } else {
+        let mut w = [0u8; 8];
+        w[..rest].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
     }
 }
 
@@ -235,10 +251,28 @@ pub fn hash_word_lower(seed: u64, b: &[u8]) -> u64 {
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let v = load_word_lower(rest) ^ ((rest.len() as u64) << 56);
-        h.mix_word(v ^ 0xA5);
+        let v = if b.len() >= 8 {
+            tail_word(b) | (0x2020_2020_2020_2020 >> (8 * (8 - rest.len())))
+        } else {
+            load_word_lower(rest)
+        };
+        h.mix_word(v ^ ((rest.len() as u64) << 56) ^ 0xA5);
     }
     h.len = b.len() as u64;
+    h.finish()
+}
+
+/// [`hash_word_lower`] of a word of at most 8 bytes whose [`load_word_lower`] is `lower`.
+#[inline]
+pub fn hash_short_word_lower(seed: u64, lower: u64, len: usize) -> u64 {
+    debug_assert!(len <= 8);
+    let mut h = StableHasher::with_seed(seed);
+    if len == 8 {
+        h.mix_word(lower);
+    } else if len > 0 {
+        h.mix_word(lower ^ ((len as u64) << 56) ^ 0xA5);
+    }
+    h.len = len as u64;
     h.finish()
 }
 
@@ -304,10 +338,36 @@ mod tests {
                 .collect();
             assert_eq!(hash_word_lower(9, &w), hash_ascii_lower(9, &w), "{w:?}");
             if len <= 8 {
+                assert_eq!(
+                    hash_short_word_lower(9, load_word_lower(&w), len),
+                    hash_ascii_lower(9, &w)
+                );
                 let mut lower = [0u8; 8];
                 lower[..len].copy_from_slice(&w.to_ascii_lowercase());
                 assert_eq!(load_word_lower(&w), u64::from_le_bytes(lower));
             }
+        }
+        // The overlapping tail load reads what a zero-padded copy of the tail would
+        // (shingle and exact-text hashes are emitted, so they must not change).
+        let text = b"the quick brown fox jumps over the lazy dog";
+        for n in 0..=text.len() {
+            let b = &text[..n];
+            let mut h = StableHasher::with_seed(3);
+            let mut chunks = b.chunks_exact(8);
+            for c in &mut chunks {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                h.mix_word(u64::from_le_bytes(w));
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                let mut w = [0u8; 8];
+                w[..rest.len()].copy_from_slice(rest);
+                w[7] ^= rest.len() as u8;
+                h.mix_word(u64::from_le_bytes(w) ^ 0xA5);
+            }
+            h.len = n as u64;
+            assert_eq!(hash_bytes(3, b), h.finish(), "{n}");
         }
         // No collisions among a million structured keys (brand x numeric user id).
         let mut seen = std::collections::HashSet::new();

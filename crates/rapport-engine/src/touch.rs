@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{fmix64, hash_bytes, hash_word_lower, load_word_lower, FastMap};
+use crate::hash::{
+    fmix64, hash_bytes, hash_short_word_lower, hash_word_lower, load_word_lower, FastMap,
+};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -455,8 +457,18 @@ impl AsciiSink for WordSink {
         // The scanner's words are ASCII letters and apostrophes only, so the cheap
         // word-at-a-time lowercasing of `load_word_lower`/`hash_word_lower` applies.
         debug_assert!(b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'\''));
-        if b.len() >= 3 && !(b.len() <= 8 && is_stopword_packed(load_word_lower(b))) {
-            let h = fmix64(hash_word_lower(WORD_SEED, b)) as u16;
+        if b.len() >= 3 {
+            let h = if b.len() <= 8 {
+                // One load serves the stop-word test and the hash.
+                let lower = load_word_lower(b);
+                if is_stopword_packed(lower) {
+                    return usize::from(cw.len) < MAX_CONTENT_WORDS;
+                }
+                hash_short_word_lower(WORD_SEED, lower, b.len())
+            } else {
+                hash_word_lower(WORD_SEED, b)
+            };
+            let h = fmix64(h) as u16;
             if !cw.as_slice().contains(&h) {
                 cw.words[usize::from(cw.len)] = h;
                 cw.len += 1;
