@@ -32,6 +32,10 @@ fn is_emoji(c: char) -> bool {
 /// Case-insensitive prefix test on bytes: no lowercased copy of every token.
 fn is_url(tok: &str) -> bool {
     let b = tok.as_bytes();
+    // Most tokens fail on the first byte.
+    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+        return false;
+    }
     let has = |p: &[u8]| b.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
     has(b"http://") || has(b"https://") || has(b"www.")
 }
@@ -76,7 +80,13 @@ impl Tokens {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(|i| self.get(i))
+        // A running start offset: no lookup of the previous end per token.
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let t = &self.text[start..end];
+            start = end + 1;
+            t
+        })
     }
 
     fn push_mask(&mut self, m: &str) {
@@ -776,8 +786,7 @@ fn deflection_index() -> &'static Deflections {
 fn deflects(tokens: &Tokens) -> bool {
     let idx = deflection_index();
     let n = tokens.len();
-    (0..n).any(|i| {
-        let tok = tokens.get(i);
+    tokens.iter().enumerate().any(|(i, tok)| {
         idx.filter & deflection_filter_bit(tok) != 0
             && idx.by_first.get(tok).is_some_and(|rests| {
                 rests.iter().any(|rest| {
