@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
+use crate::ctx::{CtxOut, ReplyContext};
 use crate::daily::{set_backlog, BpState, DayAgg};
 use crate::dense::DenseMap;
 use crate::hash::{hash_str, key_hash, FastMap};
@@ -111,8 +112,8 @@ pub(crate) struct NewFollower {
     pub key: u64,
 }
 
-/// Everything a snapshot carries.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Everything a snapshot carries (written through [`StateOut`]).
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct State {
     pub watermark: i64,
     pub max_seen: i64,
@@ -131,7 +132,7 @@ pub(crate) struct State {
     pub edges: FastMap<u64, u8>,
     pub new_followers: VecDeque<NewFollower>,
     /// Content words of each user's latest inbound item, with its time.
-    pub ctx: DenseMap<(i64, ContentWords)>,
+    pub ctx: ReplyContext,
     /// Latest thread of keys whose slot is gone, for the return-rate window.
     pub recent: FastMap<u64, u32>,
     pub fingerprints: FingerprintIndex,
@@ -140,6 +141,66 @@ pub(crate) struct State {
     pub dirty: Vec<u64>,
     pub out: Output,
     pub stats: EngineStats,
+}
+
+/// [`State`] as snapshots lay it out, field for field, by reference: the reply context needs
+/// the thread store to name the keys of its per-slot entries.
+#[derive(Serialize)]
+struct StateOut<'a> {
+    watermark: &'a i64,
+    max_seen: &'a i64,
+    started: &'a bool,
+    buffer: &'a VecDeque<Item>,
+    dedup: &'a DenseMap<i64>,
+    brands: &'a Vec<String>,
+    bps: &'a Vec<BpState>,
+    store: &'a ThreadStore,
+    cohort: &'a Cohort,
+    cursors: &'a [u64; 5],
+    sla: &'a BinaryHeap<Reverse<(i64, u64)>>,
+    days: &'a FastMap<u64, DayAgg>,
+    edges: &'a FastMap<u64, u8>,
+    new_followers: &'a VecDeque<NewFollower>,
+    ctx: CtxOut<'a>,
+    recent: &'a FastMap<u64, u32>,
+    fingerprints: &'a FingerprintIndex,
+    next_boundary: &'a i64,
+    next_sweep: &'a i64,
+    dirty: &'a Vec<u64>,
+    out: &'a Output,
+    stats: &'a EngineStats,
+}
+
+impl<'a> StateOut<'a> {
+    fn of(st: &'a State) -> Self {
+        StateOut {
+            watermark: &st.watermark,
+            max_seen: &st.max_seen,
+            started: &st.started,
+            buffer: &st.buffer,
+            dedup: &st.dedup,
+            brands: &st.brands,
+            bps: &st.bps,
+            store: &st.store,
+            cohort: &st.cohort,
+            cursors: &st.cursors,
+            sla: &st.sla,
+            days: &st.days,
+            edges: &st.edges,
+            new_followers: &st.new_followers,
+            ctx: CtxOut {
+                ctx: &st.ctx,
+                store: &st.store,
+            },
+            recent: &st.recent,
+            fingerprints: &st.fingerprints,
+            next_boundary: &st.next_boundary,
+            next_sweep: &st.next_sweep,
+            dirty: &st.dirty,
+            out: &st.out,
+            stats: &st.stats,
+        }
+    }
 }
 
 /// The metric engine. See the crate docs for the calling pattern.
@@ -612,7 +673,7 @@ impl Engine {
         let mut bytes = Vec::with_capacity(64 + self.st.store.heap_bytes());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-        postcard::to_io(&self.st, &mut bytes).map_err(SnapshotError::Encode)?;
+        postcard::to_io(&StateOut::of(&self.st), &mut bytes).map_err(SnapshotError::Encode)?;
         Ok(bytes)
     }
 
@@ -637,6 +698,7 @@ impl Engine {
         if found == 1 {
             st.store.upgrade_v1_arena();
         }
+        st.ctx.attach_all(&st.store);
         let mut e = Engine::new(config, Vec::new())?;
         for b in &brands {
             let cal = BusinessCalendar::from_settings(b)?;
