@@ -109,6 +109,19 @@ impl<V: Copy> DenseMap<V> {
             .insert_unique(spread(k), i, |&j| spread(entries[j as usize].0));
     }
 
+    /// Removes `k`, returning its value.
+    pub fn remove(&mut self, k: u64) -> Option<V> {
+        let entries = &self.entries;
+        let e = self
+            .table
+            .find_entry(spread(k), |&i| entries[i as usize].0 == k)
+            .ok()?;
+        let (i, _) = e.remove();
+        self.set_live(i as usize, false);
+        self.free.push(i);
+        Some(self.entries[i as usize].1)
+    }
+
     /// Keeps the entries for which `keep` is true.
     pub fn retain(&mut self, mut keep: impl FnMut(u64, &V) -> bool) {
         for w in 0..self.live.len() {
@@ -144,7 +157,7 @@ impl<V: Copy> DenseMap<V> {
             + self.table.capacity() * 5
     }
 
-    fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
         self.entries
             .iter()
             .enumerate()

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
+use crate::ctx::{CtxOut, ReplyContext};
 use crate::daily::{set_backlog, BpState, DayAgg};
 use crate::dense::DenseMap;
 use crate::hash::{hash_str, key_hash, FastMap};
@@ -60,7 +61,9 @@ pub struct EngineStats {
 pub(crate) enum Extra {
     None,
     Inbound(ContentWords),
-    Reply(Box<ReplyFeatures>),
+    /// Inline, not boxed: no larger than `Profile`, and one allocation less per reply (a
+    /// `Box` serializes as its content, so snapshots are unchanged).
+    Reply(ReplyFeatures),
     Profile {
         is_brand: bool,
         counts: ProfileCounts,
@@ -109,8 +112,8 @@ pub(crate) struct NewFollower {
     pub key: u64,
 }
 
-/// Everything a snapshot carries.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Everything a snapshot carries (written through [`StateOut`]).
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct State {
     pub watermark: i64,
     pub max_seen: i64,
@@ -129,7 +132,7 @@ pub(crate) struct State {
     pub edges: FastMap<u64, u8>,
     pub new_followers: VecDeque<NewFollower>,
     /// Content words of each user's latest inbound item, with its time.
-    pub ctx: DenseMap<(i64, ContentWords)>,
+    pub ctx: ReplyContext,
     /// Latest thread of keys whose slot is gone, for the return-rate window.
     pub recent: FastMap<u64, u32>,
     pub fingerprints: FingerprintIndex,
@@ -138,6 +141,66 @@ pub(crate) struct State {
     pub dirty: Vec<u64>,
     pub out: Output,
     pub stats: EngineStats,
+}
+
+/// [`State`] as snapshots lay it out, field for field, by reference: the reply context needs
+/// the thread store to name the keys of its per-slot entries.
+#[derive(Serialize)]
+struct StateOut<'a> {
+    watermark: &'a i64,
+    max_seen: &'a i64,
+    started: &'a bool,
+    buffer: &'a VecDeque<Item>,
+    dedup: &'a DenseMap<i64>,
+    brands: &'a Vec<String>,
+    bps: &'a Vec<BpState>,
+    store: &'a ThreadStore,
+    cohort: &'a Cohort,
+    cursors: &'a [u64; 5],
+    sla: &'a BinaryHeap<Reverse<(i64, u64)>>,
+    days: &'a FastMap<u64, DayAgg>,
+    edges: &'a FastMap<u64, u8>,
+    new_followers: &'a VecDeque<NewFollower>,
+    ctx: CtxOut<'a>,
+    recent: &'a FastMap<u64, u32>,
+    fingerprints: &'a FingerprintIndex,
+    next_boundary: &'a i64,
+    next_sweep: &'a i64,
+    dirty: &'a Vec<u64>,
+    out: &'a Output,
+    stats: &'a EngineStats,
+}
+
+impl<'a> StateOut<'a> {
+    fn of(st: &'a State) -> Self {
+        StateOut {
+            watermark: &st.watermark,
+            max_seen: &st.max_seen,
+            started: &st.started,
+            buffer: &st.buffer,
+            dedup: &st.dedup,
+            brands: &st.brands,
+            bps: &st.bps,
+            store: &st.store,
+            cohort: &st.cohort,
+            cursors: &st.cursors,
+            sla: &st.sla,
+            days: &st.days,
+            edges: &st.edges,
+            new_followers: &st.new_followers,
+            ctx: CtxOut {
+                ctx: &st.ctx,
+                store: &st.store,
+            },
+            recent: &st.recent,
+            fingerprints: &st.fingerprints,
+            next_boundary: &st.next_boundary,
+            next_sweep: &st.next_sweep,
+            dirty: &st.dirty,
+            out: &st.out,
+            stats: &st.stats,
+        }
+    }
 }
 
 /// The metric engine. See the crate docs for the calling pattern.
@@ -161,7 +224,12 @@ pub struct Engine {
     pub(crate) next_due: i64,
     /// The shortest time-based stage, for `note_deadline` on a new thread.
     pub(crate) min_stage_ms: i64,
+    /// Emptied id buffers of applied items, reused by `make_item` (not state).
+    pub(crate) spare_strs: Vec<String>,
 }
+
+/// Enough spare id buffers for the reorder buffer's churn without holding memory for long.
+const MAX_SPARE_STRS: usize = 64;
 
 impl Engine {
     /// Builds an engine; refuses invalid settings (unknown timezone, malformed hours, ...).
@@ -205,6 +273,7 @@ impl Engine {
             scratch: Tokens::default(),
             next_due: i64::MIN,
             min_stage_ms: 0,
+            spare_strs: Vec::new(),
         };
         e.min_stage_ms = e.stage_ms.iter().copied().min().unwrap_or(0);
         for id in order {
@@ -310,7 +379,8 @@ impl Engine {
         } else {
             ev.user_id()
         };
-        let mut strs = String::with_capacity(user.len() + ev.object_id.len());
+        let mut strs = self.spare_strs.pop().unwrap_or_default();
+        strs.reserve(user.len() + ev.object_id.len());
         strs.push_str(user);
         strs.push_str(&ev.object_id);
         let live = ev.modifier == Modifier::None;
@@ -329,7 +399,7 @@ impl Engine {
                     .addressed
                     .as_ref()
                     .and_then(|p| p.display_name.as_deref());
-                Extra::Reply(Box::new(analyze_reply_with(text, name, &mut self.scratch)))
+                Extra::Reply(analyze_reply_with(text, name, &mut self.scratch))
             }
             _ => Extra::None,
         };
@@ -373,7 +443,13 @@ impl Engine {
                 break;
             };
             self.run_timers(item.t);
-            self.apply(item);
+            self.apply(&item);
+            // Its id buffer serves a later item: one allocation less per event.
+            let mut strs = item.strs;
+            if self.spare_strs.len() < MAX_SPARE_STRS {
+                strs.clear();
+                self.spare_strs.push(strs);
+            }
         }
         self.run_timers(w);
     }
@@ -597,7 +673,7 @@ impl Engine {
         let mut bytes = Vec::with_capacity(64 + self.st.store.heap_bytes());
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
-        postcard::to_io(&self.st, &mut bytes).map_err(SnapshotError::Encode)?;
+        postcard::to_io(&StateOut::of(&self.st), &mut bytes).map_err(SnapshotError::Encode)?;
         Ok(bytes)
     }
 
@@ -622,6 +698,7 @@ impl Engine {
         if found == 1 {
             st.store.upgrade_v1_arena();
         }
+        st.ctx.attach_all(&st.store);
         let mut e = Engine::new(config, Vec::new())?;
         for b in &brands {
             let cal = BusinessCalendar::from_settings(b)?;
@@ -744,6 +821,16 @@ mod tests {
             profile: None,
             source: "test".into(),
         }
+    }
+
+    /// Unboxing the reply features did not make buffered items larger.
+    #[test]
+    fn extra_stays_small() {
+        assert!(
+            std::mem::size_of::<Extra>() <= 48,
+            "{}",
+            std::mem::size_of::<Extra>()
+        );
     }
 
     /// A layout-1 snapshot (ids as plain strings in the arena) restores and continues exactly

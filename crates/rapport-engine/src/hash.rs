@@ -53,11 +53,9 @@ impl Hasher for StableHasher {
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
             // The length byte keeps "ab" and "ab\0" apart.
-            w[7] ^= rest.len() as u8;
-            self.mix_word(u64::from_le_bytes(w) ^ 0xA5);
+            let w = tail_word(bytes) ^ ((rest.len() as u64) << 56);
+            self.mix_word(w ^ 0xA5);
         }
         self.len = self.len.wrapping_add(bytes.len() as u64);
     }
@@ -80,6 +78,24 @@ impl Hasher for StableHasher {
     #[inline]
     fn finish(&self) -> u64 {
         fmix64(self.state ^ self.len.wrapping_mul(MUL))
+    }
+}
+
+/// The last `len % 8` (1 to 7) bytes of `bytes`, little-endian, zero-padded. From 8 bytes
+/// on, one overlapping load of the last 8 shifted down (no variable-length copy: this runs
+/// for every SimHash shingle).
+#[inline]
+fn tail_word(bytes: &[u8]) -> u64 {
+    let rest = bytes.len() % 8;
+    debug_assert!(rest != 0);
+    if bytes.len() >= 8 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[bytes.len() - 8..]);
+        u64::from_le_bytes(w) >> (8 * (8 - rest))
+    } else {
+        let mut w = [0u8; 8];
+        w[..rest].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
     }
 }
 
@@ -185,8 +201,9 @@ pub fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
     h.finish()
 }
 
-/// [`hash_bytes`] of the ASCII-lowercased bytes, without a lowercased copy.
-#[inline]
+/// [`hash_bytes`] of the ASCII-lowercased bytes: the reference definition that
+/// [`hash_word_lower`] must agree with.
+#[cfg(test)]
 pub fn hash_ascii_lower(seed: u64, b: &[u8]) -> u64 {
     let mut h = StableHasher::with_seed(seed);
     let mut chunks = b.chunks_exact(8);
@@ -205,6 +222,57 @@ pub fn hash_ascii_lower(seed: u64, b: &[u8]) -> u64 {
         h.mix_word(u64::from_le_bytes(w) ^ 0xA5);
     }
     h.len = b.len() as u64;
+    h.finish()
+}
+
+/// Little-endian load of a word of at most 8 bytes made of ASCII letters and apostrophes,
+/// lowercased. For those bytes lowercasing is setting bit 5 (an apostrophe has it already),
+/// so no byte-wise case mapping is needed.
+#[inline]
+pub fn load_word_lower(b: &[u8]) -> u64 {
+    debug_assert!(b.len() <= 8);
+    let mut v = 0u64;
+    for (i, &c) in b.iter().enumerate() {
+        v |= u64::from(c | 0x20) << (8 * i);
+    }
+    v
+}
+
+/// [`hash_ascii_lower`] of a word made only of ASCII letters and apostrophes (the tokenizer's
+/// words), lowercasing eight bytes at a time. Same value (tested).
+#[inline]
+pub fn hash_word_lower(seed: u64, b: &[u8]) -> u64 {
+    let mut h = StableHasher::with_seed(seed);
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h.mix_word(u64::from_le_bytes(w) | 0x2020_2020_2020_2020);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let v = if b.len() >= 8 {
+            tail_word(b) | (0x2020_2020_2020_2020 >> (8 * (8 - rest.len())))
+        } else {
+            load_word_lower(rest)
+        };
+        h.mix_word(v ^ ((rest.len() as u64) << 56) ^ 0xA5);
+    }
+    h.len = b.len() as u64;
+    h.finish()
+}
+
+/// [`hash_word_lower`] of a word of at most 8 bytes whose [`load_word_lower`] is `lower`.
+#[inline]
+pub fn hash_short_word_lower(seed: u64, lower: u64, len: usize) -> u64 {
+    debug_assert!(len <= 8);
+    let mut h = StableHasher::with_seed(seed);
+    if len == 8 {
+        h.mix_word(lower);
+    } else if len > 0 {
+        h.mix_word(lower ^ ((len as u64) << 56) ^ 0xA5);
+    }
+    h.len = len as u64;
     h.finish()
 }
 
@@ -256,6 +324,50 @@ mod tests {
                 hash_bytes(7, w.to_ascii_lowercase().as_bytes()),
                 "{w}"
             );
+        }
+        // The word hash agrees with the general one on letters and apostrophes.
+        let alphabet = b"aZqB'xyMw";
+        let mut x = 1u64;
+        for n in 0..2_000usize {
+            let len = n % 27;
+            let w: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = fmix64(x.wrapping_add(n as u64));
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            assert_eq!(hash_word_lower(9, &w), hash_ascii_lower(9, &w), "{w:?}");
+            if len <= 8 {
+                assert_eq!(
+                    hash_short_word_lower(9, load_word_lower(&w), len),
+                    hash_ascii_lower(9, &w)
+                );
+                let mut lower = [0u8; 8];
+                lower[..len].copy_from_slice(&w.to_ascii_lowercase());
+                assert_eq!(load_word_lower(&w), u64::from_le_bytes(lower));
+            }
+        }
+        // The overlapping tail load reads what a zero-padded copy of the tail would
+        // (shingle and exact-text hashes are emitted, so they must not change).
+        let text = b"the quick brown fox jumps over the lazy dog";
+        for n in 0..=text.len() {
+            let b = &text[..n];
+            let mut h = StableHasher::with_seed(3);
+            let mut chunks = b.chunks_exact(8);
+            for c in &mut chunks {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(c);
+                h.mix_word(u64::from_le_bytes(w));
+            }
+            let rest = chunks.remainder();
+            if !rest.is_empty() {
+                let mut w = [0u8; 8];
+                w[..rest.len()].copy_from_slice(rest);
+                w[7] ^= rest.len() as u8;
+                h.mix_word(u64::from_le_bytes(w) ^ 0xA5);
+            }
+            h.len = n as u64;
+            assert_eq!(hash_bytes(3, b), h.finish(), "{n}");
         }
         // No collisions among a million structured keys (brand x numeric user id).
         let mut seen = std::collections::HashSet::new();

@@ -50,6 +50,7 @@
 
 mod calendar;
 mod config;
+mod ctx;
 mod daily;
 mod dense;
 mod engine;

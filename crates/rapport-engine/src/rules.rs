@@ -34,7 +34,7 @@ const H24_MS: u32 = 24 * 3_600_000;
 const D7_MS: u32 = 7 * 24 * 3_600_000;
 
 impl Engine {
-    pub(crate) fn apply(&mut self, item: Item) {
+    pub(crate) fn apply(&mut self, item: &Item) {
         let t = item.t;
         if !self.st.started {
             self.st.started = true;
@@ -47,21 +47,19 @@ impl Engine {
             return;
         }
         match (item.kind, item.dir) {
-            (Kind::ProfileSnapshot, _) => self.profile_snapshot(&item),
-            (Kind::Follow | Kind::Unfollow, _) => self.follow(&item),
-            (k, Direction::Inbound) if k.is_conversational() => self.inbound_conversational(&item),
-            (k, Direction::Outbound) if k.is_conversational() => {
-                self.outbound_conversational(&item)
-            }
-            (Kind::Reaction, Direction::Outbound) => self.brand_reaction(&item),
+            (Kind::ProfileSnapshot, _) => self.profile_snapshot(item),
+            (Kind::Follow | Kind::Unfollow, _) => self.follow(item),
+            (k, Direction::Inbound) if k.is_conversational() => self.inbound_conversational(item),
+            (k, Direction::Outbound) if k.is_conversational() => self.outbound_conversational(item),
+            (Kind::Reaction, Direction::Outbound) => self.brand_reaction(item),
             (Kind::Post, Direction::Outbound) => {
                 self.agg(item.bp, utc_day(t)).touch(t).brand_posts += 1;
             }
             (Kind::Share, Direction::Outbound) => {
                 self.agg(item.bp, utc_day(t)).touch(t).brand_reposts += 1;
-                self.activity(&item);
+                self.activity(item);
             }
-            _ => self.activity(&item),
+            _ => self.activity(item),
         }
     }
 
@@ -119,9 +117,18 @@ impl Engine {
             a.touch(t).inbound_items += 1;
             a.engagers.get_or_insert_with(Default::default).insert(key);
         }
+        self.inbound_thread(item);
         if let Extra::Inbound(words) = &item.extra {
-            self.st.ctx.insert(key, (t, *words));
+            // After the thread rules, which may have given the key a slot (nothing there
+            // reads the context).
+            let slot = self.st.store.find(key);
+            self.st.ctx.set(key, slot, (t, *words));
         }
+    }
+
+    fn inbound_thread(&mut self, item: &Item) {
+        let t = item.t;
+        let key = item.key;
         if item.user().is_empty() {
             return;
         }
@@ -184,7 +191,11 @@ impl Engine {
                 *self.st.store.get_mut(s) = fresh;
                 s
             }
-            None => self.st.store.insert(fresh),
+            None => {
+                let s = self.st.store.insert(fresh);
+                self.st.ctx.attach(item.key, s);
+                s
+            }
         };
         self.st.store.set_ids(slot, item.user(), item.object(), "");
         self.st.cohort.push(CohortRec {
@@ -268,6 +279,7 @@ impl Engine {
         {
             self.st.recent.insert(s.key, s.seq);
         }
+        self.st.ctx.detach(s.key, slot);
         self.st.store.remove(slot);
     }
 
@@ -312,7 +324,7 @@ impl Engine {
             }
             None => {
                 let prev = self.st.recent.remove(&key);
-                self.st.store.insert(Slot {
+                let s = self.st.store.insert(Slot {
                     key,
                     last_ms: t,
                     seq: prev.unwrap_or(0),
@@ -324,6 +336,7 @@ impl Engine {
                     inbound: 0,
                     followers: NONE32,
                 });
+                self.st.ctx.attach(key, s);
             }
         }
         if let Extra::Reply(f) = &item.extra {
@@ -619,7 +632,7 @@ impl Engine {
         let horizon = t - EngineConfig::ms(self.cfg.dedup_horizon_seconds);
         self.st.dedup.retain(|_, at| *at >= horizon);
         let ctx_horizon = t - self.max_pending;
-        self.st.ctx.retain(|_, (at, _)| *at >= ctx_horizon);
+        self.st.ctx.retain_since(ctx_horizon);
         let cohort = &self.st.cohort;
         self.st
             .recent
@@ -726,10 +739,11 @@ impl Engine {
         let m = fp.lookup(brand, f.simhash, f.exact, enough);
         fp.insert(brand, t, f.simhash, f.exact);
         let templated = m.near >= enough || m.exact;
+        let slot = self.st.store.find(item.key);
         let shared = self
             .st
             .ctx
-            .get(&item.key)
+            .get(item.key, slot)
             .map_or(0, |(_, w)| f.words.shared_with(w));
         let personal = !templated && (f.addresses_by_name || shared >= 2);
         let b = &self.st.bps[item.bp as usize];

@@ -154,26 +154,9 @@ fn skip_id(buf: &[u8], pos: &mut usize) {
 fn get_id(buf: &[u8], pos: &mut usize) -> String {
     let v = get_varint(buf, pos);
     if v & 1 == 1 {
-        let mut n = (v >> 1) as u64;
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        // Two digits per division: this runs for every id of every emitted thread row.
-        while n >= 100 {
-            let r = (n % 100) as usize;
-            n /= 100;
-            i -= 2;
-            digits[i] = b'0' + (r / 10) as u8;
-            digits[i + 1] = b'0' + (r % 10) as u8;
-        }
-        if n >= 10 {
-            i -= 2;
-            digits[i] = b'0' + (n / 10) as u8;
-            digits[i + 1] = b'0' + (n % 10) as u8;
-        } else {
-            i -= 1;
-            digits[i] = b'0' + n as u8;
-        }
-        return std::str::from_utf8(&digits[i..]).map_or_else(|_| String::new(), str::to_owned);
+        // This runs for every id of every emitted thread row: std's integer `to_string`
+        // writes the digits straight into the new string (no formatter, no UTF-8 check).
+        return ((v >> 1) as u64).to_string();
     }
     let start = (*pos).min(buf.len());
     let end = (start + (v >> 1)).min(buf.len());

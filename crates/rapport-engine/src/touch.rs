@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{fmix64, hash_ascii_lower, hash_bytes, FastMap};
+use crate::hash::{
+    fmix64, hash_bytes, hash_short_word_lower, hash_word_lower, load_word_lower, FastMap,
+};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -30,6 +32,10 @@ fn is_emoji(c: char) -> bool {
 /// Case-insensitive prefix test on bytes: no lowercased copy of every token.
 fn is_url(tok: &str) -> bool {
     let b = tok.as_bytes();
+    // Most tokens fail on the first byte.
+    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+        return false;
+    }
     let has = |p: &[u8]| b.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
     has(b"http://") || has(b"https://") || has(b"www.")
 }
@@ -59,6 +65,8 @@ fn is_lone_dash(tok: &str) -> bool {
 pub struct Tokens {
     pub text: String,
     ends: Vec<usize>,
+    /// The addressed user's first name, reused across replies.
+    name: String,
 }
 
 impl Tokens {
@@ -72,7 +80,13 @@ impl Tokens {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(|i| self.get(i))
+        // A running start offset: no lookup of the previous end per token.
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let t = &self.text[start..end];
+            start = end + 1;
+            t
+        })
     }
 
     fn push_mask(&mut self, m: &str) {
@@ -236,44 +250,118 @@ impl AsciiSink for Tokens {
 /// `char::is_whitespace` restricted to ASCII (tab, LF, VT, FF, CR, space).
 #[inline]
 fn is_ascii_ws(b: u8) -> bool {
-    b == b' ' || (b'\t'..=b'\r').contains(&b)
+    CLASS[usize::from(b)] & C_WS != 0
+}
+
+/// Byte classes of the ASCII scanner, one table lookup per byte instead of range tests.
+const C_WS: u8 = 1;
+const C_ALPHA: u8 = 2;
+const C_APOS: u8 = 4;
+const C_DIGIT: u8 = 8;
+/// `.` and `,`, which continue a number.
+const C_NUMSEP: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = if c == b' ' || (c >= b'\t' && c <= b'\r') {
+            C_WS
+        } else if c.is_ascii_alphabetic() {
+            C_ALPHA
+        } else if c == b'\'' {
+            C_APOS
+        } else if c.is_ascii_digit() {
+            C_DIGIT
+        } else if c == b'.' || c == b',' {
+            C_NUMSEP
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
 }
 
 /// [`tokenize_into`]'s rules for an all-ASCII text in one pass over its bytes, with no copy
 /// of the text: where every character is one byte, words are contiguous runs of the input,
-/// so a sink can hash them in place. Must stay equivalent to the general path (tested).
+/// so a sink can hash them in place. Each byte is classified once (tokens are not found
+/// first and re-walked). Must stay equivalent to the general path (tested).
 fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     let body = strip_signature_ascii(text);
     let b = body.as_bytes();
+    let n = b.len();
     let mut leading = true;
     let mut i = 0;
-    while i < b.len() {
-        if is_ascii_ws(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && !is_ascii_ws(b[i]) {
+    loop {
+        while i < n && class(b[i]) & C_WS != 0 {
             i += 1;
         }
-        let tok = &body[start..i];
-        if tok.as_bytes()[0] == b'@' {
-            if leading {
-                continue;
-            }
-            if !sink.mask(AT) {
-                return;
-            }
-            continue;
-        }
-        leading = false;
-        let more = if is_url(tok) {
-            sink.mask(URL)
-        } else {
-            scan_ascii_token(tok, sink)
-        };
-        if !more {
+        if i >= n {
             return;
+        }
+        let c = b[i];
+        // Handles and URLs are whole tokens; their prefixes hold no whitespace, so testing
+        // them on the rest of the text is testing them on the token.
+        let whole = if c == b'@' {
+            if leading {
+                None
+            } else {
+                Some(AT)
+            }
+        } else {
+            leading = false;
+            is_url(&body[i..]).then_some(URL)
+        };
+        if c == b'@' || whole.is_some() {
+            while i < n && class(b[i]) & C_WS == 0 {
+                i += 1;
+            }
+            if let Some(m) = whole {
+                if !sink.mask(m) {
+                    return;
+                }
+            }
+            continue;
+        }
+        // The per-character rules up to the end of the token.
+        while i < n {
+            let cl = class(b[i]);
+            if cl & C_WS != 0 {
+                break;
+            }
+            if cl & C_ALPHA != 0 {
+                let start = i;
+                i += 1;
+                while i < n && class(b[i]) & (C_ALPHA | C_APOS) != 0 {
+                    i += 1;
+                }
+                // Trailing apostrophes are not part of the word; it starts with a letter,
+                // so something is left.
+                let mut end = i;
+                while b[end - 1] == b'\'' {
+                    end -= 1;
+                }
+                if !sink.word(&body[start..end]) {
+                    return;
+                }
+            } else {
+                i += 1;
+                if cl & C_DIGIT != 0 {
+                    while i < n && class(b[i]) & (C_DIGIT | C_NUMSEP) != 0 {
+                        i += 1;
+                    }
+                    if !sink.mask(NUM) {
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -284,11 +372,11 @@ fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
     let b = tok.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_alphabetic() {
+        let cl = class(b[i]);
+        if cl & C_ALPHA != 0 {
             let start = i;
             i += 1;
-            while i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'\'') {
+            while i < b.len() && class(b[i]) & (C_ALPHA | C_APOS) != 0 {
                 i += 1;
             }
             // Trailing apostrophes are not part of the word; it starts with a letter, so
@@ -302,8 +390,8 @@ fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
             }
         } else {
             i += 1;
-            if c.is_ascii_digit() {
-                while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.' || b[i] == b',') {
+            if cl & C_DIGIT != 0 {
+                while i < b.len() && class(b[i]) & (C_DIGIT | C_NUMSEP) != 0 {
                     i += 1;
                 }
                 if !sink.mask(NUM) {
@@ -333,11 +421,13 @@ fn strip_signature_ascii(text: &str) -> &str {
     if is_signature(last) {
         return rest;
     }
-    if let Some((rest2, dash)) = split_last_ascii(rest) {
-        let l = last.as_bytes();
-        if is_lone_dash(dash) && l.iter().all(u8::is_ascii_alphabetic) && l[0].is_ascii_uppercase()
-        {
-            return rest2;
+    // The cheap tests on the last token first: most texts do not end in a capitalised word.
+    let l = last.as_bytes();
+    if l[0].is_ascii_uppercase() && l.iter().all(u8::is_ascii_alphabetic) {
+        if let Some((rest2, dash)) = split_last_ascii(rest) {
+            if is_lone_dash(dash) {
+                return rest2;
+            }
         }
     }
     text
@@ -346,6 +436,26 @@ fn strip_signature_ascii(text: &str) -> &str {
 /// Collects content words straight from the scanner (inbound items need nothing else).
 struct WordSink(ContentWords);
 
+/// Tokens of a reply and its content words from one scan; the words stop at
+/// [`MAX_CONTENT_WORDS`], the tokens do not.
+struct ReplySink<'a> {
+    tokens: &'a mut Tokens,
+    words: WordSink,
+}
+
+impl AsciiSink for ReplySink<'_> {
+    fn mask(&mut self, m: &'static str) -> bool {
+        self.tokens.mask(m)
+    }
+
+    fn word(&mut self, w: &str) -> bool {
+        if usize::from(self.words.0.len) < MAX_CONTENT_WORDS {
+            self.words.word(w);
+        }
+        self.tokens.word(w)
+    }
+}
+
 impl AsciiSink for WordSink {
     fn mask(&mut self, _: &'static str) -> bool {
         true
@@ -353,8 +463,22 @@ impl AsciiSink for WordSink {
 
     fn word(&mut self, w: &str) -> bool {
         let cw = &mut self.0;
-        if w.len() >= 3 && !is_stopword_ascii_lower(w.as_bytes(), true) {
-            let h = fmix64(hash_ascii_lower(WORD_SEED, w.as_bytes())) as u16;
+        let b = w.as_bytes();
+        // The scanner's words are ASCII letters and apostrophes only, so the cheap
+        // word-at-a-time lowercasing of `load_word_lower`/`hash_word_lower` applies.
+        debug_assert!(b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'\''));
+        if b.len() >= 3 {
+            let h = if b.len() <= 8 {
+                // One load serves the stop-word test and the hash.
+                let lower = load_word_lower(b);
+                if is_stopword_packed(lower) {
+                    return usize::from(cw.len) < MAX_CONTENT_WORDS;
+                }
+                hash_short_word_lower(WORD_SEED, lower, b.len())
+            } else {
+                hash_word_lower(WORD_SEED, b)
+            };
+            let h = fmix64(h) as u16;
             if !cw.as_slice().contains(&h) {
                 cw.words[usize::from(cw.len)] = h;
                 cw.len += 1;
@@ -365,17 +489,40 @@ impl AsciiSink for WordSink {
 }
 
 /// Stop words packed little-endian into a `u64` (all are at most 8 bytes), sorted, so a
-/// lookup is a binary search over integers instead of hashing a string.
-fn packed_stopwords() -> &'static [u64] {
-    static SET: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+/// lookup is a binary search over integers instead of hashing a string; in front of it a
+/// 4,096-bit filter of the packed words, so most content words (the common case) are
+/// rejected with one multiply and one bit test.
+struct Stopwords {
+    sorted: Vec<u64>,
+    filter: [u64; 64],
+}
+
+#[inline]
+fn stop_filter_bit(p: u64) -> (usize, u64) {
+    let i = (p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize;
+    (i >> 6, 1 << (i & 63))
+}
+
+fn stopwords() -> &'static Stopwords {
+    static SET: std::sync::OnceLock<Stopwords> = std::sync::OnceLock::new();
     SET.get_or_init(|| {
-        let mut v: Vec<u64> = STOPWORDS
+        let mut sorted: Vec<u64> = STOPWORDS
             .iter()
             .filter_map(|w| pack_word(w.as_bytes(), false))
             .collect();
-        v.sort_unstable();
-        v
+        sorted.sort_unstable();
+        let mut filter = [0u64; 64];
+        for &p in &sorted {
+            let (w, b) = stop_filter_bit(p);
+            filter[w] |= b;
+        }
+        Stopwords { sorted, filter }
     })
+}
+
+#[cfg(test)]
+fn packed_stopwords() -> &'static [u64] {
+    &stopwords().sorted
 }
 
 /// Up to 8 bytes as one integer (optionally lowercased); `None` if longer. Words contain no
@@ -395,7 +542,14 @@ fn pack_word(w: &[u8], lower: bool) -> Option<u64> {
 
 #[inline]
 fn is_stopword_ascii_lower(w: &[u8], lower: bool) -> bool {
-    pack_word(w, lower).is_some_and(|p| packed_stopwords().binary_search(&p).is_ok())
+    pack_word(w, lower).is_some_and(is_stopword_packed)
+}
+
+#[inline]
+fn is_stopword_packed(p: u64) -> bool {
+    let set = stopwords();
+    let (i, b) = stop_filter_bit(p);
+    set.filter[i] & b != 0 && set.sorted.binary_search(&p).is_ok()
 }
 
 fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
@@ -525,16 +679,30 @@ const TITLES: &[&str] = &[
 
 /// The user's first name from a display name: the first word with ≥ 2 letters that is not a
 /// title, lowercased; `None` if there is none.
+#[cfg(test)]
 pub fn first_name(display_name: &str) -> Option<String> {
-    display_name
-        .split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphabetic())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .find(|w| w.chars().count() >= 2 && !TITLES.contains(&w.as_str()))
+    let mut buf = String::new();
+    first_name_into(display_name, &mut buf).then_some(buf)
+}
+
+/// [`first_name`] into a reused buffer (every reply has one); `false` and an empty buffer
+/// when there is none.
+fn first_name_into(display_name: &str, buf: &mut String) -> bool {
+    for w in display_name.split_whitespace() {
+        buf.clear();
+        for c in w.chars().filter(|c| c.is_alphabetic()) {
+            if c.is_ascii() {
+                buf.push(c.to_ascii_lowercase());
+            } else {
+                buf.extend(c.to_lowercase());
+            }
+        }
+        if buf.chars().count() >= 2 && !TITLES.contains(&buf.as_str()) {
+            return true;
+        }
+    }
+    buf.clear();
+    false
 }
 
 /// English phrases that send the user to a private channel (matched on word boundaries of
@@ -585,33 +753,50 @@ const DEFLECTIONS: &[&str] = &[
     "contact our support",
 ];
 
-/// Deflection phrases keyed by their first word, so a reply is scanned once.
-fn deflection_index() -> &'static FastMap<&'static str, Vec<Vec<&'static str>>> {
-    static MAP: std::sync::OnceLock<FastMap<&'static str, Vec<Vec<&'static str>>>> =
-        std::sync::OnceLock::new();
+/// Deflection phrases keyed by their first word, so a reply is scanned once, and a 64-bit
+/// filter of the first words' (first byte, length), so most tokens skip the map lookup.
+struct Deflections {
+    filter: u64,
+    by_first: FastMap<&'static str, Vec<Vec<&'static str>>>,
+}
+
+#[inline]
+fn deflection_filter_bit(w: &str) -> u64 {
+    let first = w.as_bytes().first().copied().unwrap_or(0);
+    1 << ((usize::from(first) * 7 + w.len()) & 63)
+}
+
+fn deflection_index() -> &'static Deflections {
+    static MAP: std::sync::OnceLock<Deflections> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
         let mut m: FastMap<&'static str, Vec<Vec<&'static str>>> = FastMap::default();
+        let mut filter = 0;
         for p in DEFLECTIONS {
             let words: Vec<&'static str> = p.split(' ').collect();
+            filter |= deflection_filter_bit(words[0]);
             m.entry(words[0]).or_default().push(words[1..].to_vec());
         }
-        m
+        Deflections {
+            filter,
+            by_first: m,
+        }
     })
 }
 
 fn deflects(tokens: &Tokens) -> bool {
     let idx = deflection_index();
     let n = tokens.len();
-    (0..n).any(|i| {
-        idx.get(tokens.get(i)).is_some_and(|rests| {
-            rests.iter().any(|rest| {
-                n > i + rest.len()
-                    && rest
-                        .iter()
-                        .enumerate()
-                        .all(|(j, w)| tokens.get(i + 1 + j) == *w)
+    tokens.iter().enumerate().any(|(i, tok)| {
+        idx.filter & deflection_filter_bit(tok) != 0
+            && idx.by_first.get(tok).is_some_and(|rests| {
+                rests.iter().any(|rest| {
+                    n > i + rest.len()
+                        && rest
+                            .iter()
+                            .enumerate()
+                            .all(|(j, w)| tokens.get(i + 1 + j) == *w)
+                })
             })
-        })
     })
 }
 
@@ -694,18 +879,35 @@ pub fn analyze_reply_with(
     display_name: Option<&str>,
     tokens: &mut Tokens,
 ) -> ReplyFeatures {
-    tokenize_into(text, tokens);
-    let tokens = &*tokens;
-    let name = display_name.and_then(first_name);
-    let addresses_by_name = name.is_some_and(|n| tokens.iter().any(|t| t == n));
-    let deflects_to_private = deflects(tokens);
-    ReplyFeatures {
-        simhash: simhash_tokens(tokens),
-        exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
-        addresses_by_name,
-        deflects_to_private,
-        words: ContentWords::from_tokens(tokens),
-    }
+    tokens.text.clear();
+    tokens.ends.clear();
+    let words = if text.is_ascii() {
+        // One pass: the content words come from the same scan as the tokens.
+        let mut sink = ReplySink {
+            tokens,
+            words: WordSink(ContentWords::default()),
+        };
+        scan_ascii(text, &mut sink);
+        sink.words.0
+    } else {
+        tokenize_general(text, tokens);
+        ContentWords::from_tokens(tokens)
+    };
+    let mut name = std::mem::take(&mut tokens.name);
+    let named = display_name.is_some_and(|d| first_name_into(d, &mut name));
+    let features = {
+        let tokens = &*tokens;
+        ReplyFeatures {
+            simhash: simhash_tokens(tokens),
+            exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
+            addresses_by_name: named && tokens.iter().any(|t| t == name),
+            deflects_to_private: deflects(tokens),
+            words,
+        }
+    };
+    // Back into the scratch buffer: it only carries capacity to the next reply.
+    tokens.name = name;
+    features
 }
 
 const STOPWORDS: &[&str] = &[
@@ -805,6 +1007,14 @@ mod tests {
             a.ends.clear();
         }
         assert_eq!(packed_stopwords().len(), STOPWORDS.len());
+        // The filter in front of the binary search lets every stop word through.
+        for w in STOPWORDS {
+            assert!(is_stopword_ascii_lower(w.as_bytes(), false), "{w}");
+            assert!(
+                is_stopword_ascii_lower(w.to_uppercase().as_bytes(), true),
+                "{w}"
+            );
+        }
     }
 
     #[test]

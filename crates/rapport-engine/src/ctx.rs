@@ -1,0 +1,224 @@
+//! The reply context of personal touch (METRICS.md §5): the content words of each user's
+//! latest inbound item, with its time, looked up when the brand replies. Owns the layout
+//! only. A key that has a thread-store slot (most of them: the user's thread is open) keeps
+//! its entry in a vector parallel to the slots, with no key and no hash table of its own
+//! (32 bytes per slot, where a map entry cost ~51 at a million keys); other keys keep theirs
+//! in a [`DenseMap`]. The engine moves an entry across when its key gains or loses a slot.
+//! Snapshots hold one map of every entry, exactly as when this was a plain map.
+
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::dense::DenseMap;
+use crate::threads::ThreadStore;
+use crate::touch::ContentWords;
+
+/// When the item was (epoch ms) and its content words.
+pub type CtxEntry = (i64, ContentWords);
+
+#[derive(Debug, Default)]
+pub struct ReplyContext {
+    /// Entry of the key in slot `i`, valid where bit `i` of `present` is set.
+    by_slot: Vec<CtxEntry>,
+    present: Vec<u64>,
+    /// Entries of keys without a slot.
+    loose: DenseMap<CtxEntry>,
+}
+
+impl ReplyContext {
+    fn is_present(&self, s: usize) -> bool {
+        self.present
+            .get(s / 64)
+            .is_some_and(|w| w & (1 << (s % 64)) != 0)
+    }
+
+    fn set_present(&mut self, s: usize, on: bool) {
+        if self.present.len() <= s / 64 {
+            self.present.resize(s / 64 + 1, 0);
+        }
+        if on {
+            self.present[s / 64] |= 1 << (s % 64);
+        } else {
+            self.present[s / 64] &= !(1 << (s % 64));
+        }
+    }
+
+    /// Inserts or replaces the entry of `key`, whose slot (if it has one) is `slot`.
+    pub fn set(&mut self, key: u64, slot: Option<u32>, v: CtxEntry) {
+        match slot {
+            Some(s) => {
+                let s = s as usize;
+                if self.by_slot.len() <= s {
+                    self.by_slot.resize(s + 1, (0, ContentWords::default()));
+                }
+                self.by_slot[s] = v;
+                self.set_present(s, true);
+            }
+            None => self.loose.insert(key, v),
+        }
+    }
+
+    pub fn get(&self, key: u64, slot: Option<u32>) -> Option<&CtxEntry> {
+        match slot {
+            Some(s) => self
+                .is_present(s as usize)
+                .then(|| &self.by_slot[s as usize]),
+            None => self.loose.get(&key),
+        }
+    }
+
+    /// `key` was just given `slot`: its entry moves next to the slot.
+    pub fn attach(&mut self, key: u64, slot: u32) {
+        match self.loose.remove(key) {
+            Some(v) => self.set(key, Some(slot), v),
+            None => self.set_present(slot as usize, false),
+        }
+    }
+
+    /// `slot`, which holds `key`, is about to be freed: the entry moves to the map.
+    pub fn detach(&mut self, key: u64, slot: u32) {
+        let s = slot as usize;
+        if self.is_present(s) {
+            self.set_present(s, false);
+            self.loose.insert(key, self.by_slot[s]);
+        }
+    }
+
+    /// Forgets the entries of items before `horizon` (epoch ms).
+    pub fn retain_since(&mut self, horizon: i64) {
+        for w in 0..self.present.len() {
+            let mut bits = self.present[w];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if self.by_slot[w * 64 + b].0 < horizon {
+                    self.present[w] &= !(1 << b);
+                }
+            }
+        }
+        self.loose.retain(|_, (at, _)| *at >= horizon);
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.by_slot.capacity() * std::mem::size_of::<CtxEntry>()
+            + self.present.capacity() * 8
+            + self.loose.heap_bytes()
+    }
+
+    /// Every entry as `(key, entry)`; the keys of per-slot entries come from `store`.
+    fn entries<'a>(&'a self, store: &'a ThreadStore) -> impl Iterator<Item = (u64, CtxEntry)> + 'a {
+        let slotted = (0..self.by_slot.len())
+            .filter(|&s| self.is_present(s))
+            .map(|s| (store.get(s as u32).key, self.by_slot[s]));
+        self.loose.iter().chain(slotted)
+    }
+
+    fn count(&self) -> usize {
+        self.loose.len()
+            + self
+                .present
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>()
+    }
+
+    /// Moves the entries of keys that have a slot next to it (after a restore, which reads
+    /// every entry into the map).
+    pub fn attach_all(&mut self, store: &ThreadStore) {
+        for s in store.live_slots() {
+            self.attach(store.get(s).key, s);
+        }
+    }
+}
+
+/// The reply context with the thread store that names its per-slot keys, serialized as the
+/// map of every entry.
+pub struct CtxOut<'a> {
+    pub ctx: &'a ReplyContext,
+    pub store: &'a ThreadStore,
+}
+
+impl Serialize for CtxOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.ctx.count()))?;
+        for (k, v) in self.ctx.entries(self.store) {
+            m.serialize_entry(&k, &v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplyContext {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ReplyContext {
+            loose: DenseMap::deserialize(d)?,
+            ..ReplyContext::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::{fmix64, FastMap};
+    use crate::threads::{Slot, IDS_BRAND_CONV, NONE32};
+
+    /// Entries moving between slots and the map read back like one map, through slot reuse,
+    /// expiry and a snapshot round trip.
+    #[test]
+    fn behaves_like_one_map() {
+        let mut store = ThreadStore::default();
+        let mut ctx = ReplyContext::default();
+        let mut want: FastMap<u64, CtxEntry> = FastMap::default();
+        let mut x = 7u64;
+        for t in 0..30_000i64 {
+            x = fmix64(x.wrapping_add(t as u64));
+            let key = (x % 2_000) * 2 + 1;
+            let slot = store.find(key);
+            match x % 11 {
+                0..=4 => {
+                    let v = (t, ContentWords::default());
+                    ctx.set(key, slot, v);
+                    want.insert(key, v);
+                }
+                5 | 6 if slot.is_none() => {
+                    let s = store.insert(Slot {
+                        key,
+                        last_ms: t,
+                        seq: 0,
+                        ids: IDS_BRAND_CONV,
+                        inbound: 0,
+                        followers: NONE32,
+                    });
+                    ctx.attach(key, s);
+                }
+                7 => {
+                    if let Some(s) = slot {
+                        ctx.detach(key, s);
+                        store.remove(s);
+                    }
+                }
+                8 if t % 1_000 == 0 => {
+                    ctx.retain_since(t - 5_000);
+                    want.retain(|_, (at, _)| *at >= t - 5_000);
+                }
+                _ => {}
+            }
+            let slot = store.find(key);
+            assert_eq!(ctx.get(key, slot), want.get(&key));
+        }
+        assert_eq!(ctx.count(), want.len());
+        let bytes = postcard::to_stdvec(&CtxOut {
+            ctx: &ctx,
+            store: &store,
+        })
+        .unwrap();
+        let as_map: FastMap<u64, CtxEntry> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(as_map, want);
+        let mut back: ReplyContext = postcard::from_bytes(&bytes).unwrap();
+        back.attach_all(&store);
+        for (k, v) in &want {
+            assert_eq!(back.get(*k, store.find(*k)), Some(v));
+        }
+    }
+}
