@@ -139,30 +139,60 @@ pub fn print(cards: &[Scorecard], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Figures as (name, printable value) pairs, bands flattened as `response_rate_24h[<1k]`.
-fn flatten(card: &Scorecard) -> anyhow::Result<Vec<(String, String)>> {
-    let value = serde_json::to_value(card)?;
-    let mut out = Vec::new();
-    if let serde_json::Value::Object(map) = value {
-        for (k, v) in map {
-            match v {
-                serde_json::Value::Array(bands) => {
-                    for b in bands {
-                        let name = b
-                            .get("follower_band")
-                            .and_then(|n| n.as_str())
-                            .unwrap_or("?")
-                            .to_owned();
-                        let rate = b.get("response_rate_24h").map_or("null".to_owned(), show);
-                        let n = b.get("threads_24h_old").map_or("0".to_owned(), show);
-                        out.push((
-                            format!("response_rate_24h[{name}]"),
-                            format!("{rate} (n={n})"),
-                        ));
-                    }
-                }
-                other => out.push((k, show(&other))),
+/// An object's fields in the order they were written. serde_json's `Value` sorts object keys:
+/// the binary leaves serde_json's `preserve_order` off because it turns every parsed webhook
+/// body into an `IndexMap` with SipHash keys (verify + normalize of a Meta comment: 8.4 µs
+/// without, 11.7 µs with), so the scorecard's field order is read from its serialized form.
+struct OrderedFields(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = OrderedFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
             }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedFields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = map.next_entry::<String, serde_json::Value>()? {
+                    fields.push(field);
+                }
+                Ok(OrderedFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// Figures as (name, printable value) pairs in the scorecard's field order, bands flattened as
+/// `response_rate_24h[<1k]`.
+fn flatten(card: &Scorecard) -> anyhow::Result<Vec<(String, String)>> {
+    let OrderedFields(fields) = serde_json::from_slice(&serde_json::to_vec(card)?)?;
+    let mut out = Vec::new();
+    for (k, v) in fields {
+        match v {
+            serde_json::Value::Array(bands) => {
+                for b in bands {
+                    let name = b
+                        .get("follower_band")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("?")
+                        .to_owned();
+                    let rate = b.get("response_rate_24h").map_or("null".to_owned(), show);
+                    let n = b.get("threads_24h_old").map_or("0".to_owned(), show);
+                    out.push((
+                        format!("response_rate_24h[{name}]"),
+                        format!("{rate} (n={n})"),
+                    ));
+                }
+            }
+            other => out.push((k, show(&other))),
         }
     }
     Ok(out)
@@ -177,5 +207,21 @@ fn show(v: &serde_json::Value) -> String {
             _ => n.to_string(),
         },
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OrderedFields;
+
+    #[test]
+    fn fields_keep_the_order_they_were_written_in() {
+        let OrderedFields(fields) =
+            serde_json::from_str(r#"{"zeta":1,"alpha":null,"mid":[{"b":2,"a":1}]}"#)
+                .expect("an object");
+        let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha", "mid"]);
+        assert_eq!(fields[2].1[0]["a"], 1);
+        assert!(serde_json::from_str::<OrderedFields>("[1]").is_err());
     }
 }

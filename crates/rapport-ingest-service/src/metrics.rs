@@ -8,12 +8,13 @@
 //! enums). Brand, account and user ids never become labels. Logging lives with the handlers,
 //! which know the context; this module only counts.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prometheus::{
     Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
-use rapport_events::InteractionEvent;
+use rapport_events::{InteractionEvent, Kind, Platform};
 
 /// Buckets for request and produce latency: 250 µs to 10 s, dense around the 1–20 ms where the
 /// service should live and sparse up to the ack timeout.
@@ -49,6 +50,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How many outcomes there are (the variants are numbered from 0 in declaration order).
+    const COUNT: usize = Outcome::Internal as usize + 1;
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
@@ -69,6 +73,39 @@ impl Outcome {
     }
 }
 
+/// The `platform` label values of the endpoint families, in `http::Family` index order.
+const ENDPOINT_PLATFORMS: [&str; 4] = ["meta", "x", "mastodon", "generic"];
+
+/// Children of a labelled metric, each looked up in the vec once and then reused: every
+/// `with_label_values` hashes the label values and takes the vec's lock, several times per
+/// request otherwise. A slot is filled on first use, so a label combination appears on
+/// `/metrics` only once it happened, exactly as without the cache.
+struct Children<T> {
+    slots: Box<[OnceLock<T>]>,
+}
+
+impl<T: Clone> Children<T> {
+    fn new(len: usize) -> Children<T> {
+        Children {
+            slots: (0..len).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    fn get(&self, slot: usize, resolve: impl FnOnce() -> T) -> &T {
+        self.slots[slot].get_or_init(resolve)
+    }
+}
+
+/// The cached children of the per-request and per-event metrics.
+struct HotChildren {
+    /// `requests_total`, slot = endpoint platform × outcome.
+    requests: Children<IntCounter>,
+    /// `request_duration_seconds`, slot = endpoint platform.
+    request_duration: Children<Histogram>,
+    /// `events_total`, slot = event platform × kind.
+    events: Children<IntCounter>,
+}
+
 /// The ingest metrics (see the crate docs for the catalogue).
 #[derive(Clone)]
 pub struct IngestMetrics {
@@ -81,6 +118,7 @@ pub struct IngestMetrics {
     request_duration: HistogramVec,
     rate_limited: IntCounterVec,
     replayed_events: IntCounter,
+    hot: Arc<HotChildren>,
 }
 
 impl IngestMetrics {
@@ -164,6 +202,11 @@ impl IngestMetrics {
             request_duration,
             rate_limited,
             replayed_events,
+            hot: Arc::new(HotChildren {
+                requests: Children::new(ENDPOINT_PLATFORMS.len() * Outcome::COUNT),
+                request_duration: Children::new(ENDPOINT_PLATFORMS.len()),
+                events: Children::new(Platform::ALL.len() * Kind::ALL.len()),
+            }),
         })
     }
 
@@ -174,12 +217,23 @@ impl IngestMetrics {
 
     /// A request on `platform`'s endpoint ended with `outcome` after `elapsed`.
     pub fn request_finished(&self, platform: &'static str, outcome: Outcome, elapsed: Duration) {
-        self.requests
-            .with_label_values(&[platform, outcome.as_str()])
-            .inc();
-        self.request_duration
-            .with_label_values(&[platform])
-            .observe(elapsed.as_secs_f64());
+        let labels = [platform, outcome.as_str()];
+        let resolve_requests = || self.requests.with_label_values(&labels);
+        let resolve_duration = || self.request_duration.with_label_values(&[platform]);
+        match ENDPOINT_PLATFORMS.iter().position(|p| *p == platform) {
+            Some(p) => {
+                let slot = p * Outcome::COUNT + outcome as usize;
+                self.hot.requests.get(slot, resolve_requests).inc();
+                self.hot
+                    .request_duration
+                    .get(p, resolve_duration)
+                    .observe(elapsed.as_secs_f64());
+            }
+            None => {
+                resolve_requests().inc();
+                resolve_duration().observe(elapsed.as_secs_f64());
+            }
+        }
         match outcome {
             Outcome::BadSignature => self.signature_failures.with_label_values(&[platform]).inc(),
             Outcome::RateLimited => self.rate_limited.with_label_values(&[platform]).inc(),
@@ -191,8 +245,13 @@ impl IngestMetrics {
     pub fn events_acked(&self, events: &[InteractionEvent], elapsed: Duration) {
         self.produce_latency.observe(elapsed.as_secs_f64());
         for e in events {
-            self.events
-                .with_label_values(&[e.platform.as_str(), e.kind.as_str()])
+            let slot = e.platform.index() as usize * Kind::ALL.len() + e.kind.index() as usize;
+            self.hot
+                .events
+                .get(slot, || {
+                    self.events
+                        .with_label_values(&[e.platform.as_str(), e.kind.as_str()])
+                })
                 .inc();
         }
     }
@@ -243,5 +302,41 @@ mod tests {
         assert_eq!(m.rate_limited.with_label_values(&["x"]).get(), 0);
         m.events_replayed(3);
         assert_eq!(m.replayed_events.get(), 3);
+    }
+
+    #[test]
+    fn cached_children_count_into_the_registered_series() {
+        let registry = Registry::new();
+        let m = IngestMetrics::register(&registry).expect("registration");
+        for _ in 0..3 {
+            m.request_finished("meta", Outcome::Accepted, Duration::from_millis(2));
+        }
+        m.request_finished("meta", Outcome::Internal, Duration::ZERO);
+        m.request_finished("generic", Outcome::Accepted, Duration::ZERO);
+        // A label outside the endpoint families still counts, just without the cache.
+        m.request_finished("other", Outcome::Accepted, Duration::ZERO);
+        // Only combinations that happened are exported, as without the cache.
+        let exported = registry
+            .gather()
+            .into_iter()
+            .find(|f| f.name() == "rapport_ingest_requests_total")
+            .expect("requests family");
+        assert_eq!(exported.get_metric().len(), 4);
+        assert_eq!(m.requests.with_label_values(&["meta", "accepted"]).get(), 3);
+        assert_eq!(m.requests.with_label_values(&["meta", "internal"]).get(), 1);
+        assert_eq!(
+            m.requests.with_label_values(&["generic", "accepted"]).get(),
+            1
+        );
+        assert_eq!(
+            m.requests.with_label_values(&["other", "accepted"]).get(),
+            1
+        );
+        assert_eq!(
+            m.request_duration
+                .with_label_values(&["meta"])
+                .get_sample_count(),
+            4
+        );
     }
 }
