@@ -56,6 +56,7 @@ mod dedup;
 mod dense;
 mod engine;
 mod error;
+mod grow;
 mod hash;
 mod rows;
 mod rules;
