@@ -34,7 +34,6 @@ impl ReplyContext {
 
     fn set_present(&mut self, s: usize, on: bool) {
         if self.present.len() <= s / 64 {
-            crate::grow::room_for_len(&mut self.present, s / 64 + 1);
             self.present.resize(s / 64 + 1, 0);
         }
         if on {
@@ -50,7 +49,6 @@ impl ReplyContext {
             Some(s) => {
                 let s = s as usize;
                 if self.by_slot.len() <= s {
-                    crate::grow::room_for_len(&mut self.by_slot, s + 1);
                     self.by_slot.resize(s + 1, (0, ContentWords::default()));
                 }
                 self.by_slot[s] = v;

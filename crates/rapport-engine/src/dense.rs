@@ -58,7 +58,6 @@ impl<V: Copy> DenseMap<V> {
 
     fn set_live(&mut self, i: usize, on: bool) {
         if self.live.len() <= i / 64 {
-            crate::grow::room_for_len(&mut self.live, i / 64 + 1);
             self.live.resize(i / 64 + 1, 0);
         }
         if on {
@@ -104,8 +103,6 @@ impl<V: Copy> DenseMap<V> {
                 i
             }
             None => {
-                crate::grow::room(&mut self.keys, 1);
-                crate::grow::room(&mut self.vals, 1);
                 self.keys.push(k);
                 self.vals.push(v);
                 (self.keys.len() - 1) as u32

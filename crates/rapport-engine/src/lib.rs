@@ -56,7 +56,6 @@ mod dedup;
 mod dense;
 mod engine;
 mod error;
-mod grow;
 mod hash;
 mod rows;
 mod rules;

@@ -211,9 +211,7 @@ impl Engine {
         self.st.dirty.push(seq);
         let b = &mut self.st.bps[bp as usize];
         b.pending += 1;
-        crate::grow::room_deque(&mut b.awaiting, 1);
         b.awaiting.push_back(seq as u32);
-        crate::grow::room_heap(&mut self.st.sla, 1);
         self.st.sla.push(Reverse((deadline, seq)));
         self.note_deadline(deadline.min(t.saturating_add(self.min_stage_ms)));
         let r = self.agg(bp, utc_day(t));

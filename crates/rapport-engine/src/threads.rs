@@ -192,7 +192,6 @@ impl ThreadStore {
                 i
             }
             None => {
-                crate::grow::room(&mut self.slots, 1);
                 self.slots.push(s);
                 (self.slots.len() - 1) as u32
             }
@@ -230,10 +229,6 @@ impl ThreadStore {
     /// Stores the id strings of a thread in the arena (replacing earlier ones).
     pub fn set_ids(&mut self, slot: u32, user: &str, opening: &str, response: &str) {
         self.release_ids(slot);
-        crate::grow::room(
-            &mut self.arena,
-            30 + user.len() + opening.len() + response.len(),
-        );
         let off = self.arena.len();
         for s in [user, opening, response] {
             put_id(&mut self.arena, s);
@@ -252,7 +247,6 @@ impl ThreadStore {
         skip_id(&self.arena, &mut pos);
         skip_id(&self.arena, &mut pos);
         self.release_ids(slot);
-        crate::grow::room(&mut self.arena, pos - start + 10 + response.len());
         let off = self.arena.len();
         self.arena.extend_from_within(start..pos);
         put_id(&mut self.arena, response);
@@ -442,7 +436,6 @@ impl Cohort {
     }
 
     pub fn push(&mut self, r: CohortRec) -> u64 {
-        crate::grow::room_deque(&mut self.recs, 1);
         self.recs.push_back(r);
         self.next_seq() - 1
     }
