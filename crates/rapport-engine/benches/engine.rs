@@ -60,10 +60,11 @@ fn simhash_lookup(c: &mut Criterion) {
     g.finish();
 }
 
-/// Opens 1M threads (1M distinct users, one inbound comment each with text) and reports the
-/// heap the engine holds per open thread, as counted by the global allocator.
-fn memory_per_open_thread() {
-    let n = 1_000_000usize;
+/// Opens `n` threads (`n` distinct users, one inbound comment each with text) and reports the
+/// heap the engine holds per open thread, as counted by the global allocator. The headline is
+/// n = 1,000,000; `RAPPORT_MEM_THREADS=700000,1300000` measures other sizes (container growth
+/// steps make the figure depend on where `n` falls between them).
+fn memory_per_open_thread(n: usize) {
     // 50 ms apart: 1M threads open over ~14 h, all still awaiting the brand at the end.
     let mut events = realistic_events(n, 100, 10_000, 50);
     for (i, e) in events.iter_mut().enumerate() {
@@ -94,9 +95,12 @@ fn memory_per_open_thread() {
         "memory: {open} open threads, engine heap {net} bytes = {:.1} bytes per open thread",
         net as f64 / open as f64
     );
+    let rest = net as usize
+        - (b.thread_index + b.cohort + b.dedup + b.reply_context + b.fingerprints)
+            .min(net as usize);
     println!(
-        "memory breakdown per open thread (approx.): thread index {:.1} (slots + table + id arena), cohort/timers {:.1}, dedup {:.1}, reply context {:.1}, fingerprints {:.1}",
-        per(b.thread_index), per(b.cohort), per(b.dedup), per(b.reply_context), per(b.fingerprints)
+        "memory breakdown per open thread (approx.): thread index {:.1} (slots + table + id arena), cohort/timers {:.1}, dedup {:.1}, reply context {:.1}, fingerprints {:.1}, rest (engager sets, buffers) {:.1}",
+        per(b.thread_index), per(b.cohort), per(b.dedup), per(b.reply_context), per(b.fingerprints), per(rest)
     );
     drop(engine);
 }
@@ -109,7 +113,13 @@ fn main() {
         .skip(1)
         .find(|a| !a.starts_with('-') && a.parse::<f64>().is_err());
     if !args.iter().any(|a| a == "--list") && filter.is_none_or(|f| "memory".contains(f.as_str())) {
-        memory_per_open_thread();
+        let sizes = std::env::var("RAPPORT_MEM_THREADS").unwrap_or_else(|_| "1000000".into());
+        for n in sizes
+            .split(',')
+            .filter_map(|x| x.trim().parse::<usize>().ok())
+        {
+            memory_per_open_thread(n);
+        }
     }
     let mut c = Criterion::default().configure_from_args();
     throughput(&mut c);

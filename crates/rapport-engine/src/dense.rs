@@ -1,5 +1,6 @@
-//! [`DenseMap`]: a map from 64-bit hashes to small `Copy` values whose entries sit in one
-//! dense vector, indexed by a table of 4-byte positions. A `HashMap<u64, V>` keeps its
+//! [`DenseMap`]: a map from 64-bit hashes to small `Copy` values whose entries sit in dense
+//! vectors (keys and values apart, so a 4-byte value costs 12 bytes, not a padded 16),
+//! indexed by a table of 4-byte positions. A `HashMap<u64, V>` keeps its
 //! entries in the bucket array itself, which hashbrown holds at most 7/8 full and grows by
 //! doubling, so just past a power of two it carries twice as many entry-sized buckets as
 //! entries; here only the 4-byte positions pay for that slack. Used for the per-event dedup
@@ -24,8 +25,9 @@ fn spread(k: u64) -> u64 {
 
 #[derive(Debug, Clone)]
 pub struct DenseMap<V> {
-    entries: Vec<(u64, V)>,
-    /// Bit `i` is set when `entries[i]` is live.
+    keys: Vec<u64>,
+    vals: Vec<V>,
+    /// Bit `i` is set when entry `i` is live.
     live: Vec<u64>,
     free: Vec<u32>,
     table: HashTable<u32>,
@@ -34,7 +36,8 @@ pub struct DenseMap<V> {
 impl<V> Default for DenseMap<V> {
     fn default() -> Self {
         DenseMap {
-            entries: Vec::new(),
+            keys: Vec::new(),
+            vals: Vec::new(),
             live: Vec::new(),
             free: Vec::new(),
             table: HashTable::new(),
@@ -65,14 +68,14 @@ impl<V: Copy> DenseMap<V> {
     }
 
     fn find(&self, k: u64) -> Option<u32> {
-        let entries = &self.entries;
+        let keys = &self.keys;
         self.table
-            .find(spread(k), |&i| entries[i as usize].0 == k)
+            .find(spread(k), |&i| keys[i as usize] == k)
             .copied()
     }
 
     pub fn get(&self, k: &u64) -> Option<&V> {
-        self.find(*k).map(|i| &self.entries[i as usize].1)
+        self.find(*k).map(|i| &self.vals[i as usize])
     }
 
     /// Inserts `v` unless `k` is present; returns whether it was present (then unchanged).
@@ -87,7 +90,7 @@ impl<V: Copy> DenseMap<V> {
     /// Inserts or replaces.
     pub fn insert(&mut self, k: u64, v: V) {
         match self.find(k) {
-            Some(i) => self.entries[i as usize].1 = v,
+            Some(i) => self.vals[i as usize] = v,
             None => self.add(k, v),
         }
     }
@@ -95,35 +98,37 @@ impl<V: Copy> DenseMap<V> {
     fn add(&mut self, k: u64, v: V) {
         let i = match self.free.pop() {
             Some(i) => {
-                self.entries[i as usize] = (k, v);
+                self.keys[i as usize] = k;
+                self.vals[i as usize] = v;
                 i
             }
             None => {
-                self.entries.push((k, v));
-                (self.entries.len() - 1) as u32
+                self.keys.push(k);
+                self.vals.push(v);
+                (self.keys.len() - 1) as u32
             }
         };
         self.set_live(i as usize, true);
-        let entries = &self.entries;
+        let keys = &self.keys;
         self.table
-            .insert_unique(spread(k), i, |&j| spread(entries[j as usize].0));
+            .insert_unique(spread(k), i, |&j| spread(keys[j as usize]));
     }
 
     /// Removes `k`, returning its value.
     pub fn remove(&mut self, k: u64) -> Option<V> {
-        let entries = &self.entries;
+        let keys = &self.keys;
         let e = self
             .table
-            .find_entry(spread(k), |&i| entries[i as usize].0 == k)
+            .find_entry(spread(k), |&i| keys[i as usize] == k)
             .ok()?;
         let (i, _) = e.remove();
         self.set_live(i as usize, false);
         self.free.push(i);
-        Some(self.entries[i as usize].1)
+        Some(self.vals[i as usize])
     }
 
-    /// Keeps the entries for which `keep` is true.
-    pub fn retain(&mut self, mut keep: impl FnMut(u64, &V) -> bool) {
+    /// Keeps the entries for which `keep` is true (it may also change the kept values).
+    pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut V) -> bool) {
         for w in 0..self.live.len() {
             // Visit only the live entries of each 64-entry word.
             let mut bits = self.live[w];
@@ -131,8 +136,8 @@ impl<V: Copy> DenseMap<V> {
                 let b = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let i = w * 64 + b;
-                let (k, v) = self.entries[i];
-                if keep(k, &v) {
+                let k = self.keys[i];
+                if keep(k, &mut self.vals[i]) {
                     continue;
                 }
                 let at = i as u32;
@@ -151,18 +156,17 @@ impl<V: Copy> DenseMap<V> {
 
     /// Heap bytes held (capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<(u64, V)>()
+        self.keys.capacity() * 8
+            + self.vals.capacity() * std::mem::size_of::<V>()
             + self.live.capacity() * 8
             + self.free.capacity() * 4
             + self.table.capacity() * 5
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.is_live(*i))
-            .map(|(_, e)| *e)
+        (0..self.keys.len())
+            .filter(|&i| self.is_live(i))
+            .map(|i| (self.keys[i], self.vals[i]))
     }
 }
 

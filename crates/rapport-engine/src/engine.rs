@@ -17,7 +17,7 @@ use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
 use crate::ctx::{CtxOut, ReplyContext};
 use crate::daily::{set_backlog, BpState, DayAgg};
-use crate::dense::DenseMap;
+use crate::dedup::DedupTimes;
 use crate::hash::{hash_str, key_hash, FastMap};
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
@@ -119,7 +119,7 @@ pub(crate) struct State {
     pub max_seen: i64,
     pub started: bool,
     pub buffer: VecDeque<Item>,
-    pub dedup: DenseMap<i64>,
+    pub dedup: DedupTimes,
     pub brands: Vec<String>,
     pub bps: Vec<BpState>,
     pub store: ThreadStore,
@@ -151,7 +151,7 @@ struct StateOut<'a> {
     max_seen: &'a i64,
     started: &'a bool,
     buffer: &'a VecDeque<Item>,
-    dedup: &'a DenseMap<i64>,
+    dedup: &'a DedupTimes,
     brands: &'a Vec<String>,
     bps: &'a Vec<BpState>,
     store: &'a ThreadStore,

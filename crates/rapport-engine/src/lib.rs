@@ -52,6 +52,7 @@ mod calendar;
 mod config;
 mod ctx;
 mod daily;
+mod dedup;
 mod dense;
 mod engine;
 mod error;

@@ -630,7 +630,7 @@ impl Engine {
             }
         }
         let horizon = t - EngineConfig::ms(self.cfg.dedup_horizon_seconds);
-        self.st.dedup.retain(|_, at| *at >= horizon);
+        self.st.dedup.retain_since(horizon);
         let ctx_horizon = t - self.max_pending;
         self.st.ctx.retain_since(ctx_horizon);
         let cohort = &self.st.cohort;
