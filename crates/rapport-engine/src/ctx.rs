@@ -9,7 +9,7 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::dense::DenseMap;
+use crate::dense::{Bits, DenseMap};
 use crate::threads::ThreadStore;
 use crate::touch::ContentWords;
 
@@ -20,29 +20,12 @@ pub type CtxEntry = (i64, ContentWords);
 pub struct ReplyContext {
     /// Entry of the key in slot `i`, valid where bit `i` of `present` is set.
     by_slot: Vec<CtxEntry>,
-    present: Vec<u64>,
+    present: Bits,
     /// Entries of keys without a slot.
     loose: DenseMap<CtxEntry>,
 }
 
 impl ReplyContext {
-    fn is_present(&self, s: usize) -> bool {
-        self.present
-            .get(s / 64)
-            .is_some_and(|w| w & (1 << (s % 64)) != 0)
-    }
-
-    fn set_present(&mut self, s: usize, on: bool) {
-        if self.present.len() <= s / 64 {
-            self.present.resize(s / 64 + 1, 0);
-        }
-        if on {
-            self.present[s / 64] |= 1 << (s % 64);
-        } else {
-            self.present[s / 64] &= !(1 << (s % 64));
-        }
-    }
-
     /// Inserts or replaces the entry of `key`, whose slot (if it has one) is `slot`.
     pub fn set(&mut self, key: u64, slot: Option<u32>, v: CtxEntry) {
         match slot {
@@ -52,7 +35,7 @@ impl ReplyContext {
                     self.by_slot.resize(s + 1, (0, ContentWords::default()));
                 }
                 self.by_slot[s] = v;
-                self.set_present(s, true);
+                self.present.set(s, true);
             }
             None => self.loose.insert(key, v),
         }
@@ -61,7 +44,8 @@ impl ReplyContext {
     pub fn get(&self, key: u64, slot: Option<u32>) -> Option<&CtxEntry> {
         match slot {
             Some(s) => self
-                .is_present(s as usize)
+                .present
+                .contains(s as usize)
                 .then(|| &self.by_slot[s as usize]),
             None => self.loose.get(&key),
         }
@@ -71,55 +55,42 @@ impl ReplyContext {
     pub fn attach(&mut self, key: u64, slot: u32) {
         match self.loose.remove(key) {
             Some(v) => self.set(key, Some(slot), v),
-            None => self.set_present(slot as usize, false),
+            None => self.present.set(slot as usize, false),
         }
     }
 
     /// `slot`, which holds `key`, is about to be freed: the entry moves to the map.
     pub fn detach(&mut self, key: u64, slot: u32) {
         let s = slot as usize;
-        if self.is_present(s) {
-            self.set_present(s, false);
+        if self.present.contains(s) {
+            self.present.set(s, false);
             self.loose.insert(key, self.by_slot[s]);
         }
     }
 
     /// Forgets the entries of items before `horizon` (epoch ms).
     pub fn retain_since(&mut self, horizon: i64) {
-        for w in 0..self.present.len() {
-            let mut bits = self.present[w];
-            while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if self.by_slot[w * 64 + b].0 < horizon {
-                    self.present[w] &= !(1 << b);
-                }
-            }
-        }
+        let by_slot = &self.by_slot;
+        self.present.retain(|s| by_slot[s].0 >= horizon);
         self.loose.retain(|_, (at, _)| *at >= horizon);
     }
 
     pub fn heap_bytes(&self) -> usize {
         self.by_slot.capacity() * std::mem::size_of::<CtxEntry>()
-            + self.present.capacity() * 8
+            + self.present.heap_bytes()
             + self.loose.heap_bytes()
     }
 
     /// Every entry as `(key, entry)`; the keys of per-slot entries come from `store`.
     fn entries<'a>(&'a self, store: &'a ThreadStore) -> impl Iterator<Item = (u64, CtxEntry)> + 'a {
         let slotted = (0..self.by_slot.len())
-            .filter(|&s| self.is_present(s))
+            .filter(|&s| self.present.contains(s))
             .map(|s| (store.get(s as u32).key, self.by_slot[s]));
         self.loose.iter().chain(slotted)
     }
 
     fn count(&self) -> usize {
-        self.loose.len()
-            + self
-                .present
-                .iter()
-                .map(|w| w.count_ones() as usize)
-                .sum::<usize>()
+        self.loose.len() + self.present.count()
     }
 
     /// Moves the entries of keys that have a slot next to it (after a restore, which reads

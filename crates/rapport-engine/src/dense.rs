@@ -23,12 +23,59 @@ fn spread(k: u64) -> u64 {
     (m as u64) ^ ((m >> 64) as u64)
 }
 
+/// A growable set of small indices, one bit each: which positions of a dense vector hold a
+/// live entry.
+#[derive(Debug, Default, Clone)]
+pub struct Bits(Vec<u64>);
+
+impl Bits {
+    #[inline]
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    #[inline]
+    pub fn set(&mut self, i: usize, on: bool) {
+        if self.0.len() <= i / 64 {
+            self.0.resize(i / 64 + 1, 0);
+        }
+        if on {
+            self.0[i / 64] |= 1 << (i % 64);
+        } else {
+            self.0[i / 64] &= !(1 << (i % 64));
+        }
+    }
+
+    /// Calls `keep` on every set index, in order, and clears those it returns false for.
+    /// Visits only the set bits of each 64-index word.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        for w in 0..self.0.len() {
+            let mut bits = self.0[w];
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if !keep(w * 64 + b) {
+                    self.0[w] &= !(1 << b);
+                }
+            }
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.0.capacity() * 8
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DenseMap<V> {
     keys: Vec<u64>,
     vals: Vec<V>,
     /// Bit `i` is set when entry `i` is live.
-    live: Vec<u64>,
+    live: Bits,
     free: Vec<u32>,
     table: HashTable<u32>,
 }
@@ -38,7 +85,7 @@ impl<V> Default for DenseMap<V> {
         DenseMap {
             keys: Vec::new(),
             vals: Vec::new(),
-            live: Vec::new(),
+            live: Bits::default(),
             free: Vec::new(),
             table: HashTable::new(),
         }
@@ -48,23 +95,6 @@ impl<V> Default for DenseMap<V> {
 impl<V: Copy> DenseMap<V> {
     pub fn len(&self) -> usize {
         self.table.len()
-    }
-
-    fn is_live(&self, i: usize) -> bool {
-        self.live
-            .get(i / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn set_live(&mut self, i: usize, on: bool) {
-        if self.live.len() <= i / 64 {
-            self.live.resize(i / 64 + 1, 0);
-        }
-        if on {
-            self.live[i / 64] |= 1 << (i % 64);
-        } else {
-            self.live[i / 64] &= !(1 << (i % 64));
-        }
     }
 
     fn find(&self, k: u64) -> Option<u32> {
@@ -108,7 +138,7 @@ impl<V: Copy> DenseMap<V> {
                 (self.keys.len() - 1) as u32
             }
         };
-        self.set_live(i as usize, true);
+        self.live.set(i as usize, true);
         let keys = &self.keys;
         self.table
             .insert_unique(spread(k), i, |&j| spread(keys[j as usize]));
@@ -122,32 +152,27 @@ impl<V: Copy> DenseMap<V> {
             .find_entry(spread(k), |&i| keys[i as usize] == k)
             .ok()?;
         let (i, _) = e.remove();
-        self.set_live(i as usize, false);
+        self.live.set(i as usize, false);
         self.free.push(i);
         Some(self.vals[i as usize])
     }
 
     /// Keeps the entries for which `keep` is true (it may also change the kept values).
     pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut V) -> bool) {
-        for w in 0..self.live.len() {
-            // Visit only the live entries of each 64-entry word.
-            let mut bits = self.live[w];
-            while bits != 0 {
-                let b = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let i = w * 64 + b;
-                let k = self.keys[i];
-                if keep(k, &mut self.vals[i]) {
-                    continue;
-                }
-                let at = i as u32;
-                if let Ok(e) = self.table.find_entry(spread(k), |&j| j == at) {
-                    e.remove();
-                }
-                self.live[w] &= !(1 << b);
-                self.free.push(at);
+        let (keys, vals, table, free) =
+            (&self.keys, &mut self.vals, &mut self.table, &mut self.free);
+        self.live.retain(|i| {
+            let k = keys[i];
+            if keep(k, &mut vals[i]) {
+                return true;
             }
-        }
+            let at = i as u32;
+            if let Ok(e) = table.find_entry(spread(k), |&j| j == at) {
+                e.remove();
+            }
+            free.push(at);
+            false
+        });
         if self.table.is_empty() {
             // Nothing live: give the slack back (expiry after a burst).
             *self = DenseMap::default();
@@ -158,14 +183,14 @@ impl<V: Copy> DenseMap<V> {
     pub fn heap_bytes(&self) -> usize {
         self.keys.capacity() * 8
             + self.vals.capacity() * std::mem::size_of::<V>()
-            + self.live.capacity() * 8
+            + self.live.heap_bytes()
             + self.free.capacity() * 4
             + self.table.capacity() * 5
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
         (0..self.keys.len())
-            .filter(|&i| self.is_live(i))
+            .filter(|&i| self.live.contains(i))
             .map(|i| (self.keys[i], self.vals[i]))
     }
 }

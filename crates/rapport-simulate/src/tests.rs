@@ -20,6 +20,16 @@ fn config(brands: usize, days: u32, seed: u64) -> SimConfig {
     SimConfig::new(brands, days, seed, end()).expect("valid settings")
 }
 
+/// The events of `deliveries` as the processor keeps them: first copy of each event id.
+fn distinct_events(cfg: &SimConfig, deliveries: &[Delivery]) -> Vec<InteractionEvent> {
+    let mut seen = BTreeSet::new();
+    ingest(cfg, deliveries)
+        .into_iter()
+        .map(|(_, e)| e)
+        .filter(|e| seen.insert(e.event_id.clone()))
+        .collect()
+}
+
 /// Verify and normalize every delivery as ingest would; all events, duplicates included.
 fn ingest(cfg: &SimConfig, deliveries: &[Delivery]) -> Vec<(usize, InteractionEvent)> {
     let directory = cfg.directory().expect("valid directory");
@@ -344,12 +354,7 @@ fn month() -> Measured {
     let mut cfg = config(4, 30, 42);
     cfg.threads_per_day = 30.0;
     let deliveries = generate(&cfg).expect("generates");
-    let mut seen = BTreeSet::new();
-    let events: Vec<InteractionEvent> = ingest(&cfg, &deliveries)
-        .into_iter()
-        .map(|(_, e)| e)
-        .filter(|e| seen.insert(e.event_id.clone()))
-        .collect();
+    let events = distinct_events(&cfg, &deliveries);
     let threads = threads(&events);
     Measured {
         cfg,
@@ -557,12 +562,7 @@ fn personas_are_visible_in_the_normalized_events() {
 fn response_rates_24h(seed: u64, days: u32) -> Vec<(Persona, f64, usize)> {
     let cfg = config(4, days, seed);
     let deliveries = generate(&cfg).expect("generates");
-    let mut seen = BTreeSet::new();
-    let events: Vec<InteractionEvent> = ingest(&cfg, &deliveries)
-        .into_iter()
-        .map(|(_, e)| e)
-        .filter(|e| seen.insert(e.event_id.clone()))
-        .collect();
+    let events = distinct_events(&cfg, &deliveries);
     let all = threads(&events);
     let day = 86_400_000;
     cfg.brands
