@@ -12,6 +12,7 @@ use rapport_events::{
     Channel, Direction, InteractionEvent, Kind, Modifier, Platform, ProfileCounts,
 };
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
@@ -120,7 +121,8 @@ pub(crate) struct State {
     pub started: bool,
     pub buffer: VecDeque<Item>,
     pub dedup: DedupTimes,
-    pub brands: Vec<String>,
+    /// Brand ids by index, as emitted rows carry them (serialized as plain strings).
+    pub brands: Vec<SmolStr>,
     pub bps: Vec<BpState>,
     pub store: ThreadStore,
     pub cohort: Cohort,
@@ -152,7 +154,7 @@ struct StateOut<'a> {
     started: &'a bool,
     buffer: &'a VecDeque<Item>,
     dedup: &'a DedupTimes,
-    brands: &'a Vec<String>,
+    brands: &'a Vec<SmolStr>,
     bps: &'a Vec<BpState>,
     store: &'a ThreadStore,
     cohort: &'a Cohort,
@@ -302,7 +304,7 @@ impl Engine {
             return i;
         }
         let i = self.st.brands.len() as u32;
-        self.st.brands.push(id.to_owned());
+        self.st.brands.push(SmolStr::new(id));
         self.cals.push(
             self.configured
                 .get(id)
@@ -650,7 +652,7 @@ impl Engine {
             }
             let b = &self.st.bps[bp as usize];
             out.push(LiveGauges {
-                brand_id: self.st.brands[b.brand as usize].clone(),
+                brand_id: self.st.brands[b.brand as usize].to_string(),
                 platform: b.platform,
                 pending_threads: b.pending,
                 oldest_pending_seconds: oldest.map_or(0, |o| secs(w - o)),
@@ -711,10 +713,10 @@ impl Engine {
         }
         e.st = st;
         for (i, name) in e.st.brands.iter().enumerate() {
-            e.brand_lookup.insert(name.clone(), i as u32);
+            e.brand_lookup.insert(name.to_string(), i as u32);
             e.cals.push(
                 e.configured
-                    .get(name)
+                    .get(name.as_str())
                     .cloned()
                     .unwrap_or_else(|| e.default_cal.clone()),
             );
