@@ -228,7 +228,13 @@ pub struct Engine {
     pub(crate) min_stage_ms: i64,
     /// Emptied id buffers of applied items, reused by `make_item` (not state).
     pub(crate) spare_strs: Vec<String>,
+    /// Personal-touch rows of the last drain: the first row after a drain reserves that many,
+    /// so the vector does not grow by doubling (copying its rows) between drains. A hint only.
+    pub(crate) touch_rows_hint: usize,
 }
+
+/// Bounds what [`Engine::touch_rows_hint`] reserves after an unusually large drain.
+const MAX_TOUCH_ROWS_HINT: usize = 1 << 14;
 
 /// Enough spare id buffers for the reorder buffer's churn without holding memory for long.
 const MAX_SPARE_STRS: usize = 64;
@@ -276,6 +282,7 @@ impl Engine {
             next_due: i64::MIN,
             min_stage_ms: 0,
             spare_strs: Vec::new(),
+            touch_rows_hint: 0,
         };
         e.min_stage_ms = e.stage_ms.iter().copied().min().unwrap_or(0);
         for id in order {
@@ -559,6 +566,9 @@ impl Engine {
     /// current watermark. Rows of one call are in a deterministic order.
     pub fn drain_output(&mut self) -> Output {
         let dirty = std::mem::take(&mut self.st.dirty);
+        // At most one row per dirty thread: one allocation instead of the vector doubling
+        // (and copying its rows) a dozen times per drain.
+        self.st.out.threads.reserve(dirty.len());
         for seq in dirty {
             self.emit_if_dirty(seq);
         }
@@ -605,6 +615,7 @@ impl Engine {
                 self.st.out.daily_bands.extend(bands);
             }
         }
+        self.touch_rows_hint = self.st.out.personal_touch.len().min(MAX_TOUCH_ROWS_HINT);
         std::mem::take(&mut self.st.out)
     }
 

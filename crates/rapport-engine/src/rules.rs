@@ -748,7 +748,11 @@ impl Engine {
             .map_or(0, |(_, w)| f.words.shared_with(w));
         let personal = !templated && (f.addresses_by_name || shared >= 2);
         let b = &self.st.bps[item.bp as usize];
-        self.st.out.personal_touch.push(PersonalTouchRow {
+        let rows = &mut self.st.out.personal_touch;
+        if rows.capacity() == 0 {
+            rows.reserve(self.touch_rows_hint);
+        }
+        rows.push(PersonalTouchRow {
             brand_id: self.st.brands[b.brand as usize].clone(),
             platform: b.platform,
             item_id: SmolStr::new(item.object()),
