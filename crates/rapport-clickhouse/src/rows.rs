@@ -144,15 +144,15 @@ mod metrics {
         fn from(t: &ThreadRow) -> Self {
             ThreadDbRow {
                 thread_id: t.thread_id,
-                brand_id: t.brand_id.clone(),
+                brand_id: t.brand_id.as_str().to_owned(),
                 platform: enum8(t.platform.index()),
-                user_id: t.user_id.clone(),
+                user_id: t.user_id.as_str().to_owned(),
                 opened_channel: enum8(t.opened_channel.index()),
                 opened_at: t.opened_at,
-                opening_item_id: t.opening_item_id.clone(),
+                opening_item_id: t.opening_item_id.as_str().to_owned(),
                 inbound_items: t.inbound_items,
                 first_response_at: t.first_response_at,
-                first_response_item_id: t.first_response_item_id.clone(),
+                first_response_item_id: t.first_response_item_id.as_deref().map(str::to_owned),
                 response_seconds: t.response_seconds,
                 business_response_seconds: t.business_response_seconds,
                 sla_deadline_at: t.sla_deadline_at,
@@ -345,10 +345,10 @@ mod metrics {
     impl From<&PersonalTouchRow> for PersonalTouchDbRow {
         fn from(p: &PersonalTouchRow) -> Self {
             PersonalTouchDbRow {
-                brand_id: p.brand_id.clone(),
+                brand_id: p.brand_id.as_str().to_owned(),
                 platform: enum8(p.platform.index()),
-                item_id: p.item_id.clone(),
-                user_id: p.user_id.clone(),
+                item_id: p.item_id.as_str().to_owned(),
+                user_id: p.user_id.as_str().to_owned(),
                 channel: enum8(p.channel.index()),
                 occurred_at: p.occurred_at,
                 thread_id: p.thread_id,

@@ -2,7 +2,6 @@
 //! per open thread (counting allocator), and SimHash lookups against 1M stored fingerprints.
 //! Run: `cargo bench -p rapport-engine --bench engine -- --warm-up-time 1 --measurement-time 3`.
 
-use std::alloc::System;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput};
@@ -11,10 +10,16 @@ use rapport_events::{Channel, Direction, Kind};
 
 mod common;
 use common::mix::{party, realistic_events, Rng, INBOUND, T0};
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
+/// The product's allocator (mimalloc, as in `rapport-cli`), wrapped in a counter of requested
+/// bytes for the memory figure; the count does not depend on the allocator underneath.
+/// `--features bench-system-alloc` runs on glibc malloc instead, as the bench did before.
+#[cfg(not(feature = "bench-system-alloc"))]
 #[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static GLOBAL: cap::Cap<mimalloc::MiMalloc> = cap::Cap::new(mimalloc::MiMalloc, usize::MAX);
+#[cfg(feature = "bench-system-alloc")]
+#[global_allocator]
+static GLOBAL: cap::Cap<std::alloc::System> = cap::Cap::new(std::alloc::System, usize::MAX);
 
 fn throughput(c: &mut Criterion) {
     // 100 brands x 1,000 users = 100k brand·users; 400 ms apart, 200k events span ~22 h of
@@ -77,16 +82,15 @@ fn memory_per_open_thread(n: usize) {
         e.addressed = None;
         e.text = Some(INBOUND[i % INBOUND.len()].to_owned());
     }
-    let region = Region::new(GLOBAL);
+    let before = GLOBAL.allocated();
     let mut engine = Engine::new(EngineConfig::default(), vec![]).expect("config");
     for e in &events {
         engine.process(e);
     }
     engine.advance_watermark(T0 + n as i64 * 50 + 1);
     black_box(engine.drain_output());
-    let s = region.change();
-    // stats_alloc already folds reallocation growth into bytes_allocated/deallocated.
-    let net = s.bytes_allocated as i64 - s.bytes_deallocated as i64;
+    // Requested bytes live now minus before (reallocations count their size change).
+    let net = GLOBAL.allocated() as i64 - before as i64;
     let open = engine.open_keys();
     println!("memory: engine stats {:?}", engine.stats());
     let b = engine.heap_breakdown();

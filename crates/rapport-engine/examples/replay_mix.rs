@@ -10,6 +10,12 @@
 
 use std::time::Instant;
 
+/// The product's allocator (`rapport-cli` runs on mimalloc), so throughput figures are the
+/// product's; `--features bench-system-alloc` runs on glibc malloc as the driver did before.
+#[cfg(not(feature = "bench-system-alloc"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use rapport_engine::{BrandSettings, Engine, EngineConfig, WeeklyHours};
 use rapport_events::{
     Channel, Direction, InteractionEvent, Kind, Modifier, Party, Platform, ProfileCounts,

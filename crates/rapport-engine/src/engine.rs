@@ -12,6 +12,7 @@ use rapport_events::{
     Channel, Direction, InteractionEvent, Kind, Modifier, Platform, ProfileCounts,
 };
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::calendar::{utc_day, BusinessCalendar};
 use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
@@ -120,7 +121,8 @@ pub(crate) struct State {
     pub started: bool,
     pub buffer: VecDeque<Item>,
     pub dedup: DedupTimes,
-    pub brands: Vec<String>,
+    /// Brand ids by index, as emitted rows carry them (serialized as plain strings).
+    pub brands: Vec<SmolStr>,
     pub bps: Vec<BpState>,
     pub store: ThreadStore,
     pub cohort: Cohort,
@@ -152,7 +154,7 @@ struct StateOut<'a> {
     started: &'a bool,
     buffer: &'a VecDeque<Item>,
     dedup: &'a DedupTimes,
-    brands: &'a Vec<String>,
+    brands: &'a Vec<SmolStr>,
     bps: &'a Vec<BpState>,
     store: &'a ThreadStore,
     cohort: &'a Cohort,
@@ -226,7 +228,13 @@ pub struct Engine {
     pub(crate) min_stage_ms: i64,
     /// Emptied id buffers of applied items, reused by `make_item` (not state).
     pub(crate) spare_strs: Vec<String>,
+    /// Personal-touch rows of the last drain: the first row after a drain reserves that many,
+    /// so the vector does not grow by doubling (copying its rows) between drains. A hint only.
+    pub(crate) touch_rows_hint: usize,
 }
+
+/// Bounds what [`Engine::touch_rows_hint`] reserves after an unusually large drain.
+const MAX_TOUCH_ROWS_HINT: usize = 1 << 14;
 
 /// Enough spare id buffers for the reorder buffer's churn without holding memory for long.
 const MAX_SPARE_STRS: usize = 64;
@@ -274,6 +282,7 @@ impl Engine {
             next_due: i64::MIN,
             min_stage_ms: 0,
             spare_strs: Vec::new(),
+            touch_rows_hint: 0,
         };
         e.min_stage_ms = e.stage_ms.iter().copied().min().unwrap_or(0);
         for id in order {
@@ -302,7 +311,7 @@ impl Engine {
             return i;
         }
         let i = self.st.brands.len() as u32;
-        self.st.brands.push(id.to_owned());
+        self.st.brands.push(SmolStr::new(id));
         self.cals.push(
             self.configured
                 .get(id)
@@ -557,6 +566,9 @@ impl Engine {
     /// current watermark. Rows of one call are in a deterministic order.
     pub fn drain_output(&mut self) -> Output {
         let dirty = std::mem::take(&mut self.st.dirty);
+        // At most one row per dirty thread: one allocation instead of the vector doubling
+        // (and copying its rows) a dozen times per drain.
+        self.st.out.threads.reserve(dirty.len());
         for seq in dirty {
             self.emit_if_dirty(seq);
         }
@@ -603,6 +615,7 @@ impl Engine {
                 self.st.out.daily_bands.extend(bands);
             }
         }
+        self.touch_rows_hint = self.st.out.personal_touch.len().min(MAX_TOUCH_ROWS_HINT);
         std::mem::take(&mut self.st.out)
     }
 
@@ -650,7 +663,7 @@ impl Engine {
             }
             let b = &self.st.bps[bp as usize];
             out.push(LiveGauges {
-                brand_id: self.st.brands[b.brand as usize].clone(),
+                brand_id: self.st.brands[b.brand as usize].to_string(),
                 platform: b.platform,
                 pending_threads: b.pending,
                 oldest_pending_seconds: oldest.map_or(0, |o| secs(w - o)),
@@ -711,10 +724,10 @@ impl Engine {
         }
         e.st = st;
         for (i, name) in e.st.brands.iter().enumerate() {
-            e.brand_lookup.insert(name.clone(), i as u32);
+            e.brand_lookup.insert(name.to_string(), i as u32);
             e.cals.push(
                 e.configured
-                    .get(name)
+                    .get(name.as_str())
                     .cloned()
                     .unwrap_or_else(|| e.default_cal.clone()),
             );

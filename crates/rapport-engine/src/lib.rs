@@ -71,7 +71,7 @@ pub use error::{ConfigError, SnapshotError};
 pub use hash::{key_hash, thread_id};
 pub use rows::{
     BandDailyRow, CountsSource, DailyRow, FollowDirection, FollowEdgeRow, FollowerBand, LiveGauges,
-    Output, PersonalTouchRow, ProfileSnapshotRow, ThreadRow, ThreadState,
+    Output, PersonalTouchRow, ProfileSnapshotRow, SmolStr, ThreadRow, ThreadState,
 };
 pub use simhash::FingerprintIndex;
 pub use sketch::{nearest_rank, QuantileSketch};

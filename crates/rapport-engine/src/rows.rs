@@ -8,10 +8,16 @@
 //!   `event_ms << 20 | inbound_items << 4 | flags`; daily rows `event_ms · 1024 + step`
 //!   (see `DayAgg::to_row`); other rows the item's `occurred_at` in ms.
 //!
+//! - ids in [`ThreadRow`] and [`PersonalTouchRow`], the rows emitted per event, are
+//!   [`SmolStr`]: up to 23 bytes inline, so emitting and dropping a row allocates nothing for
+//!   the usual ids; the brand id is cloned from the engine's per-brand value (inline, or a
+//!   shared `Arc` when longer). They print (`Debug`), compare and serialize as the plain strings.
+//!
 //! This module owns only the shapes; the engine fills them.
 
 use rapport_events::{Channel, Platform};
 use serde::{Deserialize, Serialize};
+pub use smol_str::SmolStr;
 
 /// Lifecycle state of a thread (METRICS.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,15 +42,15 @@ impl ThreadState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadRow {
     pub thread_id: u64,
-    pub brand_id: String,
+    pub brand_id: SmolStr,
     pub platform: Platform,
-    pub user_id: String,
+    pub user_id: SmolStr,
     pub opened_channel: Channel,
     pub opened_at: u32,
-    pub opening_item_id: String,
+    pub opening_item_id: SmolStr,
     pub inbound_items: u32,
     pub first_response_at: Option<u32>,
-    pub first_response_item_id: Option<String>,
+    pub first_response_item_id: Option<SmolStr>,
     pub response_seconds: Option<u32>,
     pub business_response_seconds: Option<u32>,
     /// When the brand's SLA target (business time) runs out for this thread; SQL computes SLA
@@ -216,10 +222,10 @@ pub struct BandDailyRow {
 /// One outbound, non-automated reply or DM (`personal_touch` table, METRICS.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalTouchRow {
-    pub brand_id: String,
+    pub brand_id: SmolStr,
     pub platform: Platform,
-    pub item_id: String,
-    pub user_id: String,
+    pub item_id: SmolStr,
+    pub user_id: SmolStr,
     pub channel: Channel,
     pub occurred_at: u32,
     /// The thread this reply belongs to, when the user had one open.

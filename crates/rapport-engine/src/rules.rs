@@ -8,6 +8,7 @@
 use std::cmp::Reverse;
 
 use rapport_events::{Channel, Direction, Kind, Modifier};
+use smol_str::SmolStr;
 
 use crate::calendar::utc_day;
 use crate::config::{EngineConfig, DAY_MS};
@@ -686,7 +687,7 @@ impl Engine {
         }
         let b = &self.st.bps[item.bp as usize];
         self.st.out.follow_edges.push(FollowEdgeRow {
-            brand_id: self.st.brands[b.brand as usize].clone(),
+            brand_id: self.st.brands[b.brand as usize].to_string(),
             platform: b.platform,
             user_id: item.user().to_owned(),
             direction,
@@ -709,7 +710,7 @@ impl Engine {
         }
         let b = &self.st.bps[item.bp as usize];
         self.st.out.profile_snapshots.push(ProfileSnapshotRow {
-            brand_id: self.st.brands[b.brand as usize].clone(),
+            brand_id: self.st.brands[b.brand as usize].to_string(),
             platform: b.platform,
             account_id: item.user().to_owned(),
             is_brand_account: *is_brand,
@@ -747,11 +748,15 @@ impl Engine {
             .map_or(0, |(_, w)| f.words.shared_with(w));
         let personal = !templated && (f.addresses_by_name || shared >= 2);
         let b = &self.st.bps[item.bp as usize];
-        self.st.out.personal_touch.push(PersonalTouchRow {
+        let rows = &mut self.st.out.personal_touch;
+        if rows.capacity() == 0 {
+            rows.reserve(self.touch_rows_hint);
+        }
+        rows.push(PersonalTouchRow {
             brand_id: self.st.brands[b.brand as usize].clone(),
             platform: b.platform,
-            item_id: item.object().to_owned(),
-            user_id: item.user().to_owned(),
+            item_id: SmolStr::new(item.object()),
+            user_id: SmolStr::new(item.user()),
             channel: item.channel,
             occurred_at: secs(t),
             thread_id: thread,

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 /// `Slot::ids` of a brand-initiated conversation with no earlier thread.
 pub const IDS_BRAND_CONV: u32 = u32::MAX;
@@ -151,17 +152,17 @@ fn skip_id(buf: &[u8], pos: &mut usize) {
     }
 }
 
-fn get_id(buf: &[u8], pos: &mut usize) -> String {
+fn get_id(buf: &[u8], pos: &mut usize) -> SmolStr {
     let v = get_varint(buf, pos);
     if v & 1 == 1 {
-        // This runs for every id of every emitted thread row: std's integer `to_string`
-        // writes the digits straight into the new string (no formatter, no UTF-8 check).
-        return ((v >> 1) as u64).to_string();
+        // This runs for every id of every emitted thread row: digits into a stack buffer,
+        // then inline in the id (≤ 19 digits), no allocation.
+        return SmolStr::new(itoa::Buffer::new().format((v >> 1) as u64));
     }
     let start = (*pos).min(buf.len());
     let end = (start + (v >> 1)).min(buf.len());
     *pos = end;
-    std::str::from_utf8(&buf[start..end]).map_or_else(|_| String::new(), str::to_owned)
+    std::str::from_utf8(&buf[start..end]).map_or_else(|_| SmolStr::default(), SmolStr::new)
 }
 
 impl ThreadStore {
@@ -287,15 +288,15 @@ impl ThreadStore {
     }
 
     /// `(user_id, opening_item_id, first_response_item_id)` of a thread slot.
-    pub fn ids(&self, slot: u32) -> (String, String, String) {
+    pub fn ids(&self, slot: u32) -> (SmolStr, SmolStr, SmolStr) {
         let ids = self.slots[slot as usize].ids;
         if ids >= IDS_BRAND_CONV_PREV {
-            return (String::new(), String::new(), String::new());
+            return (SmolStr::default(), SmolStr::default(), SmolStr::default());
         }
         self.ids_at(ids as usize)
     }
 
-    fn ids_at(&self, off: usize) -> (String, String, String) {
+    fn ids_at(&self, off: usize) -> (SmolStr, SmolStr, SmolStr) {
         let mut pos = off;
         let a = get_id(&self.arena, &mut pos);
         let b = get_id(&self.arena, &mut pos);
@@ -548,9 +549,9 @@ mod tests {
             for (k, &i) in slots.iter().enumerate() {
                 let n = cases.len();
                 let want = (
-                    cases[k].to_owned(),
-                    cases[(k + 1) % n].to_owned(),
-                    cases[(k + 2) % n].to_owned(),
+                    SmolStr::new(cases[k]),
+                    SmolStr::new(cases[(k + 1) % n]),
+                    SmolStr::new(cases[(k + 2) % n]),
                 );
                 assert_eq!(st.ids(i), want);
             }

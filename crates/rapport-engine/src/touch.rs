@@ -655,18 +655,30 @@ pub fn simhash_tokens(tokens: &Tokens) -> u64 {
             }
         }
     } else {
-        let idx: Vec<usize> = tokens.text.char_indices().map(|(i, _)| i).collect();
-        let bytes = tokens.text.as_bytes();
-        if idx.len() < 5 {
-            votes.add(hash_bytes(SHINGLE_SEED, bytes));
-        } else {
-            for w in 0..=idx.len() - 5 {
-                let end = idx.get(w + 5).copied().unwrap_or(bytes.len());
-                votes.add(hash_bytes(SHINGLE_SEED, &bytes[idx[w]..end]));
-            }
-        }
+        char_shingles(&tokens.text, &mut votes);
     }
     votes.finish()
+}
+
+/// Votes for the 5-character windows of a non-ASCII text (the whole text when it has fewer
+/// than 5 characters). The last five char starts live in a ring, so no index of every char
+/// boundary is allocated.
+fn char_shingles(text: &str, votes: &mut Votes) {
+    let bytes = text.as_bytes();
+    let mut starts = [0usize; 5];
+    let mut n = 0usize;
+    for (i, _) in text.char_indices() {
+        if n >= 5 {
+            votes.add(hash_bytes(SHINGLE_SEED, &bytes[starts[n % 5]..i]));
+        }
+        starts[n % 5] = i;
+        n += 1;
+    }
+    if n < 5 {
+        votes.add(hash_bytes(SHINGLE_SEED, bytes));
+    } else {
+        votes.add(hash_bytes(SHINGLE_SEED, &bytes[starts[n % 5]..]));
+    }
 }
 
 pub fn simhash(text: &str) -> u64 {
@@ -1088,6 +1100,39 @@ mod tests {
                 v.add(h);
             }
             assert_eq!(v.finish(), reference_votes(&hashes), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn char_shingles_match_windows_over_an_index_of_char_starts() {
+        // The definition the ring buffer must reproduce: every char start collected first.
+        fn reference(text: &str) -> u64 {
+            let mut votes = Votes::new();
+            let idx: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            let bytes = text.as_bytes();
+            if idx.len() < 5 {
+                votes.add(hash_bytes(SHINGLE_SEED, bytes));
+            } else {
+                for w in 0..=idx.len() - 5 {
+                    let end = idx.get(w + 5).copied().unwrap_or(bytes.len());
+                    votes.add(hash_bytes(SHINGLE_SEED, &bytes[idx[w]..end]));
+                }
+            }
+            votes.finish()
+        }
+        let alphabet = ['a', 'é', ' ', '😍', 'ß', 'z', '💚', '\''];
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for len in 0..200 {
+            let mut text = String::new();
+            for _ in 0..len % 23 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let mut votes = Votes::new();
+            char_shingles(&text, &mut votes);
+            assert_eq!(votes.finish(), reference(&text), "{text:?}");
         }
     }
 

@@ -180,9 +180,9 @@ impl Tables {
         }
         for r in out.personal_touch {
             let k = (
-                r.brand_id.clone(),
+                r.brand_id.to_string(),
                 r.platform.to_string(),
-                r.item_id.clone(),
+                r.item_id.to_string(),
             );
             put(&mut self.touch, k, r, |r| r.version);
         }
