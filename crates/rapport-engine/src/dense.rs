@@ -1,9 +1,9 @@
 //! [`DenseMap`]: a map from 64-bit hashes to small `Copy` values whose entries sit in dense
 //! vectors (keys and values apart, so a 4-byte value costs 12 bytes, not a padded 16),
-//! indexed by a table of 4-byte positions. A `HashMap<u64, V>` keeps its
+//! indexed by a [`PosTable`] of 4-byte positions. A `HashMap<u64, V>` keeps its
 //! entries in the bucket array itself, which hashbrown holds at most 7/8 full and grows by
 //! doubling, so just past a power of two it carries twice as many entry-sized buckets as
-//! entries; here only the 4-byte positions pay for that slack. Used for the per-event dedup
+//! entries; here only the 4-byte positions pay for (a smaller) slack. Used for the per-event dedup
 //! set and the per-user reply context, the engine's largest maps.
 //!
 //! It serializes exactly as a map of its live entries, so snapshots keep the layout of the
@@ -12,10 +12,11 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use hashbrown::HashTable;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::table::PosTable;
 
 #[inline]
 fn spread(k: u64) -> u64 {
@@ -77,7 +78,7 @@ pub struct DenseMap<V> {
     /// Bit `i` is set when entry `i` is live.
     live: Bits,
     free: Vec<u32>,
-    table: HashTable<u32>,
+    table: PosTable,
 }
 
 impl<V> Default for DenseMap<V> {
@@ -87,7 +88,7 @@ impl<V> Default for DenseMap<V> {
             vals: Vec::new(),
             live: Bits::default(),
             free: Vec::new(),
-            table: HashTable::new(),
+            table: PosTable::default(),
         }
     }
 }
@@ -99,9 +100,7 @@ impl<V: Copy> DenseMap<V> {
 
     fn find(&self, k: u64) -> Option<u32> {
         let keys = &self.keys;
-        self.table
-            .find(spread(k), |&i| keys[i as usize] == k)
-            .copied()
+        self.table.find(spread(k), |i| keys[i as usize] == k)
     }
 
     pub fn get(&self, k: &u64) -> Option<&V> {
@@ -141,17 +140,17 @@ impl<V: Copy> DenseMap<V> {
         self.live.set(i as usize, true);
         let keys = &self.keys;
         self.table
-            .insert_unique(spread(k), i, |&j| spread(keys[j as usize]));
+            .insert(spread(k), i, |j| spread(keys[j as usize]));
     }
 
     /// Removes `k`, returning its value.
     pub fn remove(&mut self, k: u64) -> Option<V> {
         let keys = &self.keys;
-        let e = self
-            .table
-            .find_entry(spread(k), |&i| keys[i as usize] == k)
-            .ok()?;
-        let (i, _) = e.remove();
+        let i = self.table.remove(
+            spread(k),
+            |i| keys[i as usize] == k,
+            |j| spread(keys[j as usize]),
+        )?;
         self.live.set(i as usize, false);
         self.free.push(i);
         Some(self.vals[i as usize])
@@ -167,9 +166,7 @@ impl<V: Copy> DenseMap<V> {
                 return true;
             }
             let at = i as u32;
-            if let Ok(e) = table.find_entry(spread(k), |&j| j == at) {
-                e.remove();
-            }
+            table.remove(spread(k), |j| j == at, |j| spread(keys[j as usize]));
             free.push(at);
             false
         });
@@ -185,7 +182,7 @@ impl<V: Copy> DenseMap<V> {
             + self.vals.capacity() * std::mem::size_of::<V>()
             + self.live.heap_bytes()
             + self.free.capacity() * 4
-            + self.table.capacity() * 5
+            + self.table.heap_bytes()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {

@@ -50,6 +50,7 @@
 
 mod calendar;
 mod config;
+
 mod ctx;
 mod daily;
 mod dedup;
@@ -61,6 +62,7 @@ mod rows;
 mod rules;
 mod simhash;
 mod sketch;
+mod table;
 mod threads;
 mod touch;
 

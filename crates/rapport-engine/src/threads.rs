@@ -2,7 +2,7 @@
 //! only; the rules of METRICS.md §2 that move threads between states live in `engine.rs`.
 //!
 //! - [`ThreadStore`]: one 32-byte [`Slot`] per `(brand, platform, user)` key that has an open
-//!   thread or a recent brand-initiated conversation, in a slab indexed by a `HashTable` of
+//!   thread or a recent brand-initiated conversation, in a slab indexed by a [`PosTable`] of
 //!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
 //!   opening and first-response item ids) live in one shared byte arena.
 //! - [`Cohort`]: one 32-byte [`CohortRec`] per thread, in opening order, kept until the
@@ -12,8 +12,9 @@
 
 use std::collections::VecDeque;
 
-use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
+
+use crate::table::PosTable;
 
 /// `Slot::ids` of a brand-initiated conversation with no earlier thread.
 pub const IDS_BRAND_CONV: u32 = u32::MAX;
@@ -48,7 +49,7 @@ const FREE_KEY: u64 = 0;
 pub struct ThreadStore {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    table: HashTable<u32>,
+    table: PosTable,
     arena: Vec<u8>,
     garbage: usize,
 }
@@ -77,11 +78,11 @@ impl Serialize for ThreadStore {
 impl<'de> Deserialize<'de> for ThreadStore {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = ThreadStoreRepr::deserialize(d)?;
-        let mut table = HashTable::with_capacity(r.slots.len() - r.free.len().min(r.slots.len()));
+        let mut table = PosTable::default();
         for (i, s) in r.slots.iter().enumerate() {
             if s.key != FREE_KEY {
                 let slots = &r.slots;
-                table.insert_unique(s.key, i as u32, |&j| slots[j as usize].key);
+                table.insert(s.key, i as u32, |j| slots[j as usize].key);
             }
         }
         Ok(ThreadStore {
@@ -171,9 +172,7 @@ impl ThreadStore {
 
     pub fn find(&self, key: u64) -> Option<u32> {
         let slots = &self.slots;
-        self.table
-            .find(key, |&i| slots[i as usize].key == key)
-            .copied()
+        self.table.find(key, |i| slots[i as usize].key == key)
     }
 
     pub fn get(&self, slot: u32) -> &Slot {
@@ -197,8 +196,7 @@ impl ThreadStore {
             }
         };
         let slots = &self.slots;
-        self.table
-            .insert_unique(s.key, idx, |&j| slots[j as usize].key);
+        self.table.insert(s.key, idx, |j| slots[j as usize].key);
         idx
     }
 
@@ -209,12 +207,8 @@ impl ThreadStore {
         }
         self.release_ids(slot);
         let slots = &self.slots;
-        if let Ok(e) = self
-            .table
-            .find_entry(s.key, |&i| i == slot && slots[i as usize].key == s.key)
-        {
-            e.remove();
-        }
+        self.table
+            .remove(s.key, |i| i == slot, |j| slots[j as usize].key);
         self.slots[slot as usize] = Slot {
             key: FREE_KEY,
             last_ms: i64::MIN,
@@ -377,11 +371,11 @@ impl ThreadStore {
             .collect()
     }
 
-    /// Heap bytes held by the store (capacities; the table's 4-byte slots plus 1 control byte).
+    /// Heap bytes held by the store (capacities).
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()
             + self.free.capacity() * 4
-            + self.table.capacity() * 5
+            + self.table.heap_bytes()
             + self.arena.capacity()
     }
 }

@@ -1,0 +1,267 @@
+//! Vectors of per-thread records in fixed-size chunks ([`ChunkVec`], and [`ChunkDeque`] for
+//! the cohort, which is consumed from the front). A `Vec` that doubles holds up to twice the
+//! records it needs and copies them all at each step; growing it by a small fraction saves
+//! the slack but copies more often (+4.4 % instructions per event when every per-thread
+//! vector grew by an eighth). Chunks of [`CHUNK`] records never move: growing allocates one
+//! more chunk, and the slack is at most one partly used chunk. An access costs a shift, a
+//! mask and one more load.
+
+use std::collections::VecDeque;
+
+/// Records per chunk (a power of two). 2,048 records of 32 bytes are 64 KiB: below glibc's
+/// initial mmap threshold, so chunks come from the heap, not from a system call each.
+pub const CHUNK_BITS: u32 = 11;
+pub const CHUNK: usize = 1 << CHUNK_BITS;
+const LOW: usize = CHUNK - 1;
+
+/// The first chunk grows like a `Vec` (small engines stay small); later ones are allocated
+/// whole.
+#[derive(Debug, Clone)]
+pub struct ChunkVec<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for ChunkVec<T> {
+    fn default() -> Self {
+        ChunkVec {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy> ChunkVec<T> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&T> {
+        self.chunks.get(i >> CHUNK_BITS)?.get(i & LOW)
+    }
+
+    #[inline]
+    pub fn push(&mut self, v: T) {
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CHUNK => c.push(v),
+            _ => {
+                let mut c = Vec::with_capacity(if self.chunks.is_empty() { 4 } else { CHUNK });
+                c.push(v);
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Appends copies of `v` until the length is `n` (no-op if already that long).
+    pub fn resize(&mut self, n: usize, v: T) {
+        while self.len < n {
+            self.push(v);
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        self.chunks.iter().flatten()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+            + self
+                .chunks
+                .iter()
+                .map(|c| c.capacity() * std::mem::size_of::<T>())
+                .sum::<usize>()
+    }
+}
+
+impl<T> std::ops::Index<usize> for ChunkVec<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, i: usize) -> &T {
+        &self.chunks[i >> CHUNK_BITS][i & LOW]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for ChunkVec<T> {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut T {
+        &mut self.chunks[i >> CHUNK_BITS][i & LOW]
+    }
+}
+
+impl<T: Copy> FromIterator<T> for ChunkVec<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(it: I) -> Self {
+        let mut v = ChunkVec::default();
+        for x in it {
+            v.push(x);
+        }
+        v
+    }
+}
+
+/// A deque of chunks: pushes at the back, pops at the front; a chunk is freed once its last
+/// record is popped (one emptied chunk is kept for the next push).
+#[derive(Debug, Clone)]
+pub struct ChunkDeque<T> {
+    chunks: VecDeque<Vec<T>>,
+    /// Index of the first record in the first chunk.
+    head: usize,
+    len: usize,
+    spare: Option<Vec<T>>,
+}
+
+impl<T> Default for ChunkDeque<T> {
+    fn default() -> Self {
+        ChunkDeque {
+            chunks: VecDeque::new(),
+            head: 0,
+            len: 0,
+            spare: None,
+        }
+    }
+}
+
+impl<T: Copy> ChunkDeque<T> {
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<&T> {
+        if i >= self.len {
+            return None;
+        }
+        let j = self.head + i;
+        self.chunks.get(j >> CHUNK_BITS)?.get(j & LOW)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        if i >= self.len {
+            return None;
+        }
+        let j = self.head + i;
+        self.chunks.get_mut(j >> CHUNK_BITS)?.get_mut(j & LOW)
+    }
+
+    #[inline]
+    pub fn push_back(&mut self, v: T) {
+        match self.chunks.back_mut() {
+            Some(c) if c.len() < CHUNK => c.push(v),
+            _ => {
+                let mut c = match self.spare.take() {
+                    Some(c) => c,
+                    None if self.chunks.is_empty() => Vec::with_capacity(4),
+                    None => Vec::with_capacity(CHUNK),
+                };
+                c.push(v);
+                self.chunks.push_back(c);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn pop_front(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let v = self.chunks[0][self.head];
+        self.head += 1;
+        self.len -= 1;
+        if self.head == CHUNK || self.len == 0 {
+            if let Some(mut c) = self.chunks.pop_front() {
+                if c.capacity() == CHUNK && self.spare.is_none() {
+                    c.clear();
+                    self.spare = Some(c);
+                }
+            }
+            self.head = 0;
+        }
+        Some(v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
+        self.chunks.iter().flatten().skip(self.head)
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+            + self
+                .chunks
+                .iter()
+                .chain(self.spare.iter())
+                .map(|c| c.capacity() * std::mem::size_of::<T>())
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_vec_is_a_vec() {
+        let mut c = ChunkVec::default();
+        let mut v = Vec::new();
+        for i in 0..(3 * CHUNK + 17) as u64 {
+            c.push(i * 3);
+            v.push(i * 3);
+            if i % 1000 == 0 {
+                c[(i / 2) as usize] += 1;
+                v[(i / 2) as usize] += 1;
+            }
+        }
+        c.resize(5 * CHUNK, 9);
+        v.resize(5 * CHUNK, 9);
+        assert_eq!(c.len(), v.len());
+        assert!(c.iter().copied().eq(v.iter().copied()));
+        assert!((0..v.len()).all(|i| c[i] == v[i] && c.get(i) == Some(&v[i])));
+        assert_eq!(c.get(v.len()), None);
+        let back: ChunkVec<u64> = v.iter().copied().collect();
+        assert!(back.iter().eq(v.iter()));
+    }
+
+    #[test]
+    fn chunk_deque_is_a_deque() {
+        let mut c = ChunkDeque::default();
+        let mut v = VecDeque::new();
+        let mut x = 1u64;
+        for i in 0..40_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(i));
+            if x % 5 < 3 {
+                c.push_back(i);
+                v.push_back(i);
+            } else {
+                assert_eq!(c.pop_front(), v.pop_front());
+            }
+            if let Some(k) = (x as usize).checked_rem(v.len().max(1)) {
+                if let Some(m) = c.get_mut(k) {
+                    *m += 1;
+                    v[k] += 1;
+                }
+            }
+            assert_eq!(c.len(), v.len());
+            assert_eq!(c.get(v.len()), None);
+        }
+        assert!(c.iter().eq(v.iter()));
+        assert!((0..v.len()).all(|i| c.get(i) == v.get(i)));
+        while let Some(a) = v.pop_front() {
+            assert_eq!(c.pop_front(), Some(a));
+        }
+        assert_eq!(c.pop_front(), None);
+        assert!(c.is_empty());
+    }
+}
