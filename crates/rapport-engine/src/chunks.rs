@@ -7,6 +7,12 @@
 //! mask and one more load.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{SeqAccess, Visitor};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Records per chunk (a power of two). 2,048 records of 32 bytes are 64 KiB: below glibc's
 /// initial mmap threshold, so chunks come from the heap, not from a system call each.
@@ -43,11 +49,6 @@ impl<T: Copy> ChunkVec<T> {
     }
 
     #[inline]
-    pub fn get(&self, i: usize) -> Option<&T> {
-        self.chunks.get(i >> CHUNK_BITS)?.get(i & LOW)
-    }
-
-    #[inline]
     pub fn push(&mut self, v: T) {
         match self.chunks.last_mut() {
             Some(c) if c.len() < CHUNK => c.push(v),
@@ -62,13 +63,14 @@ impl<T: Copy> ChunkVec<T> {
 
     /// Appends copies of `v` until the length is `n` (no-op if already that long).
     pub fn resize(&mut self, n: usize, v: T) {
-        while self.len < n {
+        while self.len() < n {
             self.push(v);
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        self.chunks.iter().flatten()
+        let n = if self.is_empty() { 0 } else { self.len };
+        self.chunks.iter().flatten().take(n)
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -175,7 +177,7 @@ impl<T: Copy> ChunkDeque<T> {
     }
 
     pub fn pop_front(&mut self) -> Option<T> {
-        if self.len == 0 {
+        if self.is_empty() {
             return None;
         }
         let v = self.chunks[0][self.head];
@@ -208,6 +210,76 @@ impl<T: Copy> ChunkDeque<T> {
     }
 }
 
+// Both serialize as a sequence of their records, as the `Vec` and `VecDeque` they replaced.
+
+fn serialize_seq<'a, T: Serialize + 'a, S: Serializer>(
+    len: usize,
+    it: impl Iterator<Item = &'a T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let mut q = s.serialize_seq(Some(len))?;
+    for x in it {
+        q.serialize_element(x)?;
+    }
+    q.end()
+}
+
+struct SeqVisitor<T, C>(PhantomData<(T, C)>);
+
+impl<'de, T: Deserialize<'de>, C: Default + Extend<T>> Visitor<'de> for SeqVisitor<T, C> {
+    type Value = C;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a sequence of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<C, A::Error> {
+        let mut c = C::default();
+        while let Some(x) = a.next_element::<T>()? {
+            c.extend(Some(x));
+        }
+        Ok(c)
+    }
+}
+
+impl<T: Copy> Extend<T> for ChunkVec<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, it: I) {
+        for x in it {
+            self.push(x);
+        }
+    }
+}
+
+impl<T: Copy> Extend<T> for ChunkDeque<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, it: I) {
+        for x in it {
+            self.push_back(x);
+        }
+    }
+}
+
+impl<T: Copy + Serialize> Serialize for ChunkVec<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_seq(self.len, self.iter(), s)
+    }
+}
+
+impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for ChunkVec<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(SeqVisitor(PhantomData))
+    }
+}
+
+impl<T: Copy + Serialize> Serialize for ChunkDeque<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_seq(self.len, self.iter(), s)
+    }
+}
+
+impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for ChunkDeque<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(SeqVisitor(PhantomData))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,10 +300,14 @@ mod tests {
         v.resize(5 * CHUNK, 9);
         assert_eq!(c.len(), v.len());
         assert!(c.iter().copied().eq(v.iter().copied()));
-        assert!((0..v.len()).all(|i| c[i] == v[i] && c.get(i) == Some(&v[i])));
-        assert_eq!(c.get(v.len()), None);
+        assert!((0..v.len()).all(|i| c[i] == v[i]));
         let back: ChunkVec<u64> = v.iter().copied().collect();
         assert!(back.iter().eq(v.iter()));
+        // Serialized exactly as the `Vec`.
+        let bytes = postcard::to_stdvec(&c).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&v).unwrap());
+        let again: ChunkVec<u64> = postcard::from_bytes(&bytes).unwrap();
+        assert!(again.iter().eq(v.iter()));
     }
 
     #[test]
@@ -258,6 +334,11 @@ mod tests {
         }
         assert!(c.iter().eq(v.iter()));
         assert!((0..v.len()).all(|i| c.get(i) == v.get(i)));
+        // Serialized exactly as the `VecDeque`.
+        let bytes = postcard::to_stdvec(&c).unwrap();
+        assert_eq!(bytes, postcard::to_stdvec(&v).unwrap());
+        let again: ChunkDeque<u64> = postcard::from_bytes(&bytes).unwrap();
+        assert!(again.iter().eq(v.iter()));
         while let Some(a) = v.pop_front() {
             assert_eq!(c.pop_front(), Some(a));
         }

@@ -9,6 +9,7 @@
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chunks::ChunkVec;
 use crate::dense::{Bits, DenseMap};
 use crate::threads::ThreadStore;
 use crate::touch::ContentWords;
@@ -19,7 +20,7 @@ pub type CtxEntry = (i64, ContentWords);
 #[derive(Debug, Default)]
 pub struct ReplyContext {
     /// Entry of the key in slot `i`, valid where bit `i` of `present` is set.
-    by_slot: Vec<CtxEntry>,
+    by_slot: ChunkVec<CtxEntry>,
     present: Bits,
     /// Entries of keys without a slot.
     loose: DenseMap<CtxEntry>,
@@ -31,9 +32,7 @@ impl ReplyContext {
         match slot {
             Some(s) => {
                 let s = s as usize;
-                if self.by_slot.len() <= s {
-                    self.by_slot.resize(s + 1, (0, ContentWords::default()));
-                }
+                self.by_slot.resize(s + 1, (0, ContentWords::default()));
                 self.by_slot[s] = v;
                 self.present.set(s, true);
             }
@@ -76,9 +75,7 @@ impl ReplyContext {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.by_slot.capacity() * std::mem::size_of::<CtxEntry>()
-            + self.present.heap_bytes()
-            + self.loose.heap_bytes()
+        self.by_slot.heap_bytes() + self.present.heap_bytes() + self.loose.heap_bytes()
     }
 
     /// Every entry as `(key, entry)`; the keys of per-slot entries come from `store`.

@@ -16,6 +16,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chunks::ChunkVec;
 use crate::table::PosTable;
 
 #[inline]
@@ -73,8 +74,8 @@ impl Bits {
 
 #[derive(Debug, Clone)]
 pub struct DenseMap<V> {
-    keys: Vec<u64>,
-    vals: Vec<V>,
+    keys: ChunkVec<u64>,
+    vals: ChunkVec<V>,
     /// Bit `i` is set when entry `i` is live.
     live: Bits,
     free: Vec<u32>,
@@ -84,8 +85,8 @@ pub struct DenseMap<V> {
 impl<V> Default for DenseMap<V> {
     fn default() -> Self {
         DenseMap {
-            keys: Vec::new(),
-            vals: Vec::new(),
+            keys: ChunkVec::default(),
+            vals: ChunkVec::default(),
             live: Bits::default(),
             free: Vec::new(),
             table: PosTable::default(),
@@ -178,8 +179,8 @@ impl<V: Copy> DenseMap<V> {
 
     /// Heap bytes held (capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * 8
-            + self.vals.capacity() * std::mem::size_of::<V>()
+        self.keys.heap_bytes()
+            + self.vals.heap_bytes()
             + self.live.heap_bytes()
             + self.free.capacity() * 4
             + self.table.heap_bytes()

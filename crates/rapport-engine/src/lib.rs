@@ -51,6 +51,7 @@
 mod calendar;
 mod config;
 
+mod chunks;
 mod ctx;
 mod daily;
 mod dedup;

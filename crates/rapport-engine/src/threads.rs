@@ -10,10 +10,9 @@
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
 //!   so those timers are cursors, not heaps.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
+use crate::chunks::{ChunkDeque, ChunkVec};
 use crate::table::PosTable;
 
 /// `Slot::ids` of a brand-initiated conversation with no earlier thread.
@@ -47,7 +46,7 @@ const FREE_KEY: u64 = 0;
 
 #[derive(Debug, Default)]
 pub struct ThreadStore {
-    slots: Vec<Slot>,
+    slots: ChunkVec<Slot>,
     free: Vec<u32>,
     table: PosTable,
     arena: Vec<u8>,
@@ -57,7 +56,7 @@ pub struct ThreadStore {
 /// The serialized form: the hash table is rebuilt from the slots on restore.
 #[derive(Serialize, Deserialize)]
 struct ThreadStoreRepr {
-    slots: Vec<Slot>,
+    slots: ChunkVec<Slot>,
     free: Vec<u32>,
     arena: Vec<u8>,
     garbage: usize,
@@ -79,10 +78,10 @@ impl<'de> Deserialize<'de> for ThreadStore {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = ThreadStoreRepr::deserialize(d)?;
         let mut table = PosTable::default();
-        for (i, s) in r.slots.iter().enumerate() {
+        for i in 0..r.slots.len() {
+            let s = r.slots[i];
             if s.key != FREE_KEY {
-                let slots = &r.slots;
-                table.insert(s.key, i as u32, |j| slots[j as usize].key);
+                table.insert(s.key, i as u32, |j| r.slots[j as usize].key);
             }
         }
         Ok(ThreadStore {
@@ -373,7 +372,7 @@ impl ThreadStore {
 
     /// Heap bytes held by the store (capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
+        self.slots.heap_bytes()
             + self.free.capacity() * 4
             + self.table.heap_bytes()
             + self.arena.capacity()
@@ -421,7 +420,7 @@ impl CohortRec {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Cohort {
     pub base: u64,
-    pub recs: VecDeque<CohortRec>,
+    pub recs: ChunkDeque<CohortRec>,
 }
 
 impl Cohort {
@@ -451,7 +450,7 @@ impl Cohort {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.recs.capacity() * std::mem::size_of::<CohortRec>()
+        self.recs.heap_bytes()
     }
 }
 
