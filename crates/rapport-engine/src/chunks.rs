@@ -176,6 +176,16 @@ impl<T: Copy> ChunkDeque<T> {
         self.len += 1;
     }
 
+    /// Index of the chunk that holds record `i` (0 is the front chunk).
+    #[inline]
+    pub fn chunk_of(&self, i: usize) -> usize {
+        (self.head + i) >> CHUNK_BITS
+    }
+
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     pub fn pop_front(&mut self) -> Option<T> {
         if self.is_empty() {
             return None;

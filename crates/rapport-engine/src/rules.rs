@@ -66,7 +66,7 @@ impl Engine {
     // ---- threads ----
 
     fn rec(&self, seq: u64) -> CohortRec {
-        self.st.cohort.get(seq).copied().unwrap_or(CohortRec {
+        self.st.cohort.get(seq).unwrap_or(CohortRec {
             opened_ms: 0,
             bp: 0,
             slot: NONE32,
@@ -79,17 +79,19 @@ impl Engine {
     }
 
     fn set_flags(&mut self, seq: u64, on: u16, off: u16) {
-        if let Some(r) = self.st.cohort.get_mut(seq) {
-            r.flags = (r.flags | on) & !off;
-        }
+        self.st
+            .cohort
+            .update(seq, |r| r.flags = (r.flags | on) & !off);
     }
 
     fn mark_dirty(&mut self, seq: u64) {
-        if let Some(r) = self.st.cohort.get_mut(seq) {
-            if r.flags & (flag::DIRTY | flag::DETACHED) == 0 {
-                r.flags |= flag::DIRTY;
-                self.st.dirty.push(seq);
-            }
+        let fresh = self.st.cohort.update(seq, |r| {
+            let fresh = r.flags & (flag::DIRTY | flag::DETACHED) == 0;
+            r.flags |= if fresh { flag::DIRTY } else { 0 };
+            fresh
+        });
+        if fresh == Some(true) {
+            self.st.dirty.push(seq);
         }
     }
 
@@ -228,11 +230,11 @@ impl Engine {
     fn mark_return(&mut self, low: u32, t: i64) {
         let window = EngineConfig::ms(self.cfg.return_window_seconds);
         if let Some(seq) = self.st.cohort.resolve(low) {
-            if let Some(r) = self.st.cohort.get_mut(seq) {
+            self.st.cohort.update(seq, |r| {
                 if t > r.opened_ms && t <= r.opened_ms + window {
                     r.flags |= flag::RETURNED;
                 }
-            }
+            });
         }
     }
 
@@ -350,12 +352,12 @@ impl Engine {
         let resp = u32::try_from(t - r.opened_ms).unwrap_or(NONE32 - 1);
         let moved = !r.has(flag::PRIVATE) && item.channel == Channel::Private;
         self.settle_pending(seq, r);
-        if let Some(rm) = self.st.cohort.get_mut(seq) {
+        self.st.cohort.update(seq, |rm| {
             rm.resp = resp;
             rm.flags = (rm.flags & !flag::AWAITING)
                 | flag::ANSWERED
                 | if moved { flag::MOVED_PRIVATE } else { 0 };
-        }
+        });
         self.st.store.set_response(slot, item.object());
         let brand = self.st.bps[r.bp as usize].brand as usize;
         let resp_at = r.opened_ms + i64::from(resp);
@@ -397,12 +399,12 @@ impl Engine {
                     return;
                 }
                 if r.ack == NONE32 {
-                    if let (Some(rm), Ok(d)) =
-                        (self.st.cohort.get_mut(seq), u32::try_from(t - r.opened_ms))
-                    {
+                    if let Ok(d) = u32::try_from(t - r.opened_ms) {
                         if d < NONE32 {
-                            rm.ack = d;
-                            rm.flags |= flag::ACKED;
+                            self.st.cohort.update(seq, |rm| {
+                                rm.ack = d;
+                                rm.flags |= flag::ACKED;
+                            });
                         }
                     }
                 }
@@ -551,8 +553,7 @@ impl Engine {
                     self.remove_slot(r.slot, t);
                 }
                 if self.st.cohort.base == seq {
-                    self.st.cohort.recs.pop_front();
-                    self.st.cohort.base += 1;
+                    self.st.cohort.pop_front();
                 }
             }
             _ => {}
@@ -560,7 +561,7 @@ impl Engine {
     }
 
     pub(crate) fn sla_deadline(&mut self, seq: u64, t: i64) {
-        let Some(r) = self.st.cohort.get(seq).copied() else {
+        let Some(r) = self.st.cohort.get(seq) else {
             return;
         };
         if r.has(flag::SLA_DONE) {

@@ -5,14 +5,17 @@
 //!   thread or a recent brand-initiated conversation, in a slab indexed by a [`PosTable`] of
 //!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
 //!   opening and first-response item ids) live in one shared byte arena.
-//! - [`Cohort`]: one 32-byte [`CohortRec`] per thread, in opening order, kept until the
+//! - [`Cohort`]: one [`CohortRec`] per thread (24 bytes as stored), in opening order, kept until the
 //!   thread's last time-based figure (the 30-day return window) is settled. Because threads
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
 //!   so those timers are cursors, not heaps.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::{ChunkDeque, ChunkVec};
+use crate::hash::FastMap;
 use crate::table::PosTable;
 
 /// `Slot::ids` of a brand-initiated conversation with no earlier thread.
@@ -416,11 +419,38 @@ impl CohortRec {
     }
 }
 
+/// A [`CohortRec`] as stored: 24 bytes instead of 32. `opened_ms` is an offset from the
+/// opening time of its chunk's first record (threads open in event-time order, so a chunk
+/// spans minutes to hours), and `bp`, `flags` and `band` share one word. What does not fit
+/// (an offset of 2^32 − 1 ms or more, or outside the order; a `bp` of 2^18 − 1 or more) is
+/// kept whole in a side map by sequence number, so every record reads back exactly.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    off: u32,
+    slot: u32,
+    resp: u32,
+    ack: u32,
+    sla_s: u32,
+    /// `bp` in the low 18 bits, `flags` (11 bits) above it, `band` (3 bits) on top.
+    meta: u32,
+}
+
+const BP_BITS: u32 = 18;
+const BP_FAR: u32 = (1 << BP_BITS) - 1;
+const FLAG_BITS: u32 = 11;
+const OFF_FAR: u32 = u32::MAX;
+
 /// Thread outcomes in opening order, addressed by a 64-bit sequence number.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Cohort {
     pub base: u64,
-    pub recs: ChunkDeque<CohortRec>,
+    recs: ChunkDeque<Packed>,
+    /// `opened_ms` of the first record pushed into each chunk of `recs`.
+    chunk_ms: VecDeque<i64>,
+    /// `opened_ms` of records whose offset does not fit, by sequence number.
+    far_ms: FastMap<u64, i64>,
+    /// `bp` of records whose `bp` does not fit, by sequence number.
+    far_bp: FastMap<u64, u32>,
 }
 
 impl Cohort {
@@ -428,9 +458,62 @@ impl Cohort {
         self.base + self.recs.len() as u64
     }
 
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
     pub fn push(&mut self, r: CohortRec) -> u64 {
-        self.recs.push_back(r);
-        self.next_seq() - 1
+        debug_assert!(u32::from(r.flags) < 1 << FLAG_BITS && r.band < 8);
+        let seq = self.next_seq();
+        let chunk = self.recs.chunk_of(self.recs.len());
+        if chunk >= self.chunk_ms.len() {
+            self.chunk_ms.push_back(r.opened_ms);
+        }
+        let off = r
+            .opened_ms
+            .checked_sub(self.chunk_ms[chunk])
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != OFF_FAR)
+            .unwrap_or_else(|| {
+                self.far_ms.insert(seq, r.opened_ms);
+                OFF_FAR
+            });
+        let bp = if r.bp < BP_FAR {
+            r.bp
+        } else {
+            self.far_bp.insert(seq, r.bp);
+            BP_FAR
+        };
+        self.recs.push_back(Packed {
+            off,
+            slot: r.slot,
+            resp: r.resp,
+            ack: r.ack,
+            sla_s: r.sla_s,
+            meta: bp | Self::meta_of(&r),
+        });
+        seq
+    }
+
+    #[inline]
+    fn meta_of(r: &CohortRec) -> u32 {
+        (u32::from(r.flags) << BP_BITS) | (u32::from(r.band) << (BP_BITS + FLAG_BITS))
+    }
+
+    /// Forgets the oldest record.
+    pub fn pop_front(&mut self) {
+        if let Some(p) = self.recs.pop_front() {
+            if p.off == OFF_FAR {
+                self.far_ms.remove(&self.base);
+            }
+            if p.meta & BP_FAR == BP_FAR {
+                self.far_bp.remove(&self.base);
+            }
+            self.base += 1;
+            while self.chunk_ms.len() > self.recs.chunk_count() {
+                self.chunk_ms.pop_front();
+            }
+        }
     }
 
     /// The full sequence number of a stored low-32-bit one, if that record is still kept.
@@ -439,18 +522,119 @@ impl Cohort {
         ((off as usize) < self.recs.len()).then(|| self.base + u64::from(off))
     }
 
-    pub fn get(&self, seq: u64) -> Option<&CohortRec> {
-        seq.checked_sub(self.base)
-            .and_then(|i| self.recs.get(i as usize))
+    #[inline]
+    fn opened_at(&self, seq: u64, i: usize, p: &Packed) -> i64 {
+        if p.off == OFF_FAR {
+            self.far_ms.get(&seq).copied().unwrap_or(0)
+        } else {
+            self.chunk_ms[self.recs.chunk_of(i)] + i64::from(p.off)
+        }
     }
 
-    pub fn get_mut(&mut self, seq: u64) -> Option<&mut CohortRec> {
-        seq.checked_sub(self.base)
-            .and_then(|i| self.recs.get_mut(i as usize))
+    /// `opened_ms` of a kept record.
+    #[inline]
+    pub fn opened_ms(&self, seq: u64) -> Option<i64> {
+        let i = seq.checked_sub(self.base)? as usize;
+        let p = self.recs.get(i)?;
+        Some(self.opened_at(seq, i, p))
+    }
+
+    pub fn get(&self, seq: u64) -> Option<CohortRec> {
+        let i = seq.checked_sub(self.base)? as usize;
+        let p = self.recs.get(i)?;
+        let bp = match p.meta & BP_FAR {
+            BP_FAR => self.far_bp.get(&seq).copied().unwrap_or(BP_FAR),
+            bp => bp,
+        };
+        Some(CohortRec {
+            opened_ms: self.opened_at(seq, i, p),
+            bp,
+            slot: p.slot,
+            resp: p.resp,
+            ack: p.ack,
+            sla_s: p.sla_s,
+            flags: ((p.meta >> BP_BITS) & ((1 << FLAG_BITS) - 1)) as u16,
+            band: (p.meta >> (BP_BITS + FLAG_BITS)) as u8,
+        })
+    }
+
+    /// Changes a kept record through `f`, which may change every field but `opened_ms` and
+    /// `bp`; returns what `f` returns, or `None` if the record is gone.
+    pub fn update<R>(&mut self, seq: u64, f: impl FnOnce(&mut CohortRec) -> R) -> Option<R> {
+        let mut r = self.get(seq)?;
+        let (opened, bp) = (r.opened_ms, r.bp);
+        let out = f(&mut r);
+        debug_assert!(r.opened_ms == opened && r.bp == bp);
+        debug_assert!(u32::from(r.flags) < 1 << FLAG_BITS && r.band < 8);
+        let i = (seq - self.base) as usize;
+        let p = self.recs.get_mut(i)?;
+        p.slot = r.slot;
+        p.resp = r.resp;
+        p.ack = r.ack;
+        p.sla_s = r.sla_s;
+        p.meta = (p.meta & BP_FAR) | Self::meta_of(&r);
+        Some(out)
     }
 
     pub fn heap_bytes(&self) -> usize {
         self.recs.heap_bytes()
+            + self.chunk_ms.capacity() * 8
+            + self.far_ms.capacity() * 17
+            + self.far_bp.capacity() * 13
+    }
+
+    fn iter(&self) -> impl Iterator<Item = CohortRec> + '_ {
+        (0..self.recs.len() as u64).filter_map(move |i| self.get(self.base + i))
+    }
+}
+
+/// Snapshots keep the layout of the plain form: `base`, then every record whole.
+#[derive(Serialize)]
+struct CohortOut<'a> {
+    base: u64,
+    recs: RecsOut<'a>,
+}
+
+struct RecsOut<'a>(&'a Cohort);
+
+impl Serialize for RecsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut q = s.serialize_seq(Some(self.0.len()))?;
+        for r in self.0.iter() {
+            q.serialize_element(&r)?;
+        }
+        q.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct CohortIn {
+    base: u64,
+    recs: Vec<CohortRec>,
+}
+
+impl Serialize for Cohort {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CohortOut {
+            base: self.base,
+            recs: RecsOut(self),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cohort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = CohortIn::deserialize(d)?;
+        let mut c = Cohort {
+            base: r.base,
+            ..Cohort::default()
+        };
+        for rec in r.recs {
+            c.push(rec);
+        }
+        Ok(c)
     }
 }
 
@@ -472,7 +656,7 @@ mod tests {
     #[test]
     fn layout_is_compact() {
         assert_eq!(std::mem::size_of::<Slot>(), 32);
-        assert_eq!(std::mem::size_of::<CohortRec>(), 32);
+        assert_eq!(std::mem::size_of::<Packed>(), 24);
     }
 
     #[test]
@@ -556,6 +740,95 @@ mod tests {
         check(&st);
     }
 
+    /// The packed cohort reads back like a plain deque of records, across offsets and `bp`s
+    /// that do and do not fit, and snapshots keep the plain form's bytes.
+    #[test]
+    fn cohort_behaves_like_a_deque_of_records() {
+        #[derive(Serialize)]
+        struct Plain<'a> {
+            base: u64,
+            recs: &'a VecDeque<CohortRec>,
+        }
+        let mut c = Cohort::default();
+        let mut want: VecDeque<CohortRec> = VecDeque::new();
+        let mut base = 0u64;
+        let mut x = 11u64;
+        let mut t = 1_700_000_000_000i64;
+        for round in 0..20_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(round));
+            match x % 10 {
+                0..=5 => {
+                    t += (x % 5_000) as i64;
+                    let opened_ms = match x % 97 {
+                        0 => t + 60 * 86_400_000,
+                        1 => i64::MIN + (x % 7) as i64,
+                        2 => t - 3,
+                        3 => {
+                            t += 50 * 86_400_000;
+                            t
+                        }
+                        _ => t,
+                    };
+                    let r = CohortRec {
+                        opened_ms,
+                        bp: if x % 89 == 0 {
+                            u32::MAX - (x % 3) as u32
+                        } else {
+                            (x % 300) as u32
+                        },
+                        slot: (x >> 20) as u32,
+                        resp: NONE32,
+                        ack: NONE32,
+                        sla_s: (x >> 40) as u32,
+                        flags: flag::AWAITING,
+                        band: (x % 5) as u8,
+                    };
+                    assert_eq!(c.push(r), base + want.len() as u64);
+                    want.push_back(r);
+                }
+                6 | 7 if !want.is_empty() => {
+                    let i = (x >> 8) as usize % want.len();
+                    let seq = base + i as u64;
+                    let w = &mut want[i];
+                    w.flags ^= flag::ANSWERED | (1 << 10);
+                    w.resp = (x >> 30) as u32;
+                    w.band = ((x >> 3) % 5) as u8;
+                    let w = *w;
+                    c.update(seq, |r| {
+                        r.flags = w.flags;
+                        r.resp = w.resp;
+                        r.band = w.band;
+                    });
+                }
+                _ => {
+                    if want.pop_front().is_some() {
+                        base += 1;
+                    }
+                    c.pop_front();
+                }
+            }
+            assert_eq!(c.next_seq(), base + want.len() as u64);
+            let probe = base + (x >> 12) % (want.len() as u64 + 2);
+            assert_eq!(
+                c.get(probe),
+                probe
+                    .checked_sub(base)
+                    .and_then(|i| want.get(i as usize).copied())
+            );
+            assert_eq!(c.opened_ms(probe), c.get(probe).map(|r| r.opened_ms));
+        }
+        assert!(c.iter().eq(want.iter().copied()));
+        assert!(!c.far_ms.is_empty() && !c.far_bp.is_empty());
+        let bytes = postcard::to_stdvec(&c).unwrap();
+        assert_eq!(
+            bytes,
+            postcard::to_stdvec(&Plain { base, recs: &want }).unwrap()
+        );
+        let back: Cohort = postcard::from_bytes(&bytes).unwrap();
+        assert!(back.iter().eq(want.iter().copied()));
+        assert_eq!(back.base, base);
+    }
+
     #[test]
     fn cohort_resolves_only_kept_records() {
         let mut c = Cohort::default();
@@ -571,8 +844,7 @@ mod tests {
                 band: 0,
             });
         }
-        c.recs.pop_front();
-        c.base += 1;
+        c.pop_front();
         assert_eq!(c.resolve(0), None);
         assert_eq!(c.resolve(3), Some(3));
         assert_eq!(c.resolve(5), None);
