@@ -6,7 +6,6 @@
 //! more chunk, and the slack is at most one partly used chunk. An access costs a shift, a
 //! mask and one more load.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::marker::PhantomData;
 
@@ -15,16 +14,27 @@ use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Records per chunk (a power of two). 2,048 records of 32 bytes are 64 KiB: below glibc's
-/// initial mmap threshold, so chunks come from the heap, not from a system call each.
+/// initial mmap threshold, so chunks come from the heap, not from a system call each. The
+/// first chunk is allocated whole too: at most 64 KiB per structure for a small engine.
 pub const CHUNK_BITS: u32 = 11;
 pub const CHUNK: usize = 1 << CHUNK_BITS;
 const LOW: usize = CHUNK - 1;
 
-/// The first chunk grows like a `Vec` (small engines stay small); later ones are allocated
-/// whole.
+type Chunk<T> = Box<[T; CHUNK]>;
+
+/// A chunk filled with copies of `v` (allocated on the heap directly, not on the stack).
+fn new_chunk<T: Copy>(v: T) -> Chunk<T> {
+    match vec![v; CHUNK].into_boxed_slice().try_into() {
+        Ok(c) => c,
+        Err(_) => unreachable!("a vector of CHUNK records"),
+    }
+}
+
+/// Records `0..len` in chunks of [`CHUNK`]; every chunk is allocated whole, so an index
+/// within one needs no bounds check.
 #[derive(Debug, Clone)]
 pub struct ChunkVec<T> {
-    chunks: Vec<Vec<T>>,
+    chunks: Vec<Chunk<T>>,
     len: usize,
 }
 
@@ -50,36 +60,46 @@ impl<T: Copy> ChunkVec<T> {
 
     #[inline]
     pub fn push(&mut self, v: T) {
-        match self.chunks.last_mut() {
-            Some(c) if c.len() < CHUNK => c.push(v),
-            _ => {
-                let mut c = Vec::with_capacity(if self.chunks.is_empty() { 4 } else { CHUNK });
-                c.push(v);
-                self.chunks.push(c);
-            }
+        let i = self.len;
+        match self.chunks.get_mut(i >> CHUNK_BITS) {
+            Some(c) => c[i & LOW] = v,
+            None => self.push_chunk(v),
         }
         self.len += 1;
     }
 
+    #[cold]
+    #[inline(never)]
+    fn push_chunk(&mut self, v: T) {
+        self.chunks.push(new_chunk(v));
+    }
+
     /// Appends copies of `v` until the length is `n` (no-op if already that long).
     pub fn resize(&mut self, n: usize, v: T) {
-        while self.len() < n {
+        while self.len < n {
             self.push(v);
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         let n = if self.is_empty() { 0 } else { self.len };
-        self.chunks.iter().flatten().take(n)
+        self.chunks.iter().flat_map(|c| c.iter()).take(n)
+    }
+
+    /// The records of chunk `c` (`CHUNK` of them, the last chunk's tail unused).
+    #[inline]
+    pub fn chunk(&self, c: usize) -> &[T; CHUNK] {
+        &self.chunks[c]
+    }
+
+    #[inline]
+    pub fn chunk_mut(&mut self, c: usize) -> &mut [T; CHUNK] {
+        &mut self.chunks[c]
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
-            + self
-                .chunks
-                .iter()
-                .map(|c| c.capacity() * std::mem::size_of::<T>())
-                .sum::<usize>()
+        self.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
+            + self.chunks.len() * CHUNK * std::mem::size_of::<T>()
     }
 }
 
@@ -87,6 +107,7 @@ impl<T> std::ops::Index<usize> for ChunkVec<T> {
     type Output = T;
     #[inline]
     fn index(&self, i: usize) -> &T {
+        debug_assert!(i < self.len);
         &self.chunks[i >> CHUNK_BITS][i & LOW]
     }
 }
@@ -94,6 +115,7 @@ impl<T> std::ops::Index<usize> for ChunkVec<T> {
 impl<T> std::ops::IndexMut<usize> for ChunkVec<T> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
+        debug_assert!(i < self.len);
         &mut self.chunks[i >> CHUNK_BITS][i & LOW]
     }
 }
@@ -108,21 +130,23 @@ impl<T: Copy> FromIterator<T> for ChunkVec<T> {
     }
 }
 
-/// A deque of chunks: pushes at the back, pops at the front; a chunk is freed once its last
-/// record is popped (one emptied chunk is kept for the next push).
+/// A deque of chunks: pushes at the back, pops at the front; a chunk is given back once its
+/// last record is popped (one emptied chunk is kept for the next push). The chunks sit in a
+/// plain `Vec` (a front chunk leaves by shifting the few chunk pointers after it), so an
+/// access is one bounds check and two loads.
 #[derive(Debug, Clone)]
 pub struct ChunkDeque<T> {
-    chunks: VecDeque<Vec<T>>,
+    chunks: Vec<Chunk<T>>,
     /// Index of the first record in the first chunk.
     head: usize,
     len: usize,
-    spare: Option<Vec<T>>,
+    spare: Option<Chunk<T>>,
 }
 
 impl<T> Default for ChunkDeque<T> {
     fn default() -> Self {
         ChunkDeque {
-            chunks: VecDeque::new(),
+            chunks: Vec::new(),
             head: 0,
             len: 0,
             spare: None,
@@ -147,7 +171,7 @@ impl<T: Copy> ChunkDeque<T> {
             return None;
         }
         let j = self.head + i;
-        self.chunks.get(j >> CHUNK_BITS)?.get(j & LOW)
+        Some(&self.chunks.get(j >> CHUNK_BITS)?[j & LOW])
     }
 
     #[inline]
@@ -156,22 +180,23 @@ impl<T: Copy> ChunkDeque<T> {
             return None;
         }
         let j = self.head + i;
-        self.chunks.get_mut(j >> CHUNK_BITS)?.get_mut(j & LOW)
+        Some(&mut self.chunks.get_mut(j >> CHUNK_BITS)?[j & LOW])
     }
 
     #[inline]
     pub fn push_back(&mut self, v: T) {
-        match self.chunks.back_mut() {
-            Some(c) if c.len() < CHUNK => c.push(v),
-            _ => {
-                let mut c = match self.spare.take() {
-                    Some(c) => c,
-                    None if self.chunks.is_empty() => Vec::with_capacity(4),
-                    None => Vec::with_capacity(CHUNK),
-                };
-                c.push(v);
-                self.chunks.push_back(c);
-            }
+        let j = self.head + self.len;
+        if j >> CHUNK_BITS == self.chunks.len() {
+            let c = match self.spare.take() {
+                Some(mut c) => {
+                    c[0] = v;
+                    c
+                }
+                None => new_chunk(v),
+            };
+            self.chunks.push(c);
+        } else {
+            self.chunks[j >> CHUNK_BITS][j & LOW] = v;
         }
         self.len += 1;
     }
@@ -194,29 +219,22 @@ impl<T: Copy> ChunkDeque<T> {
         self.head += 1;
         self.len -= 1;
         if self.head == CHUNK || self.len == 0 {
-            if let Some(mut c) = self.chunks.pop_front() {
-                if c.capacity() == CHUNK && self.spare.is_none() {
-                    c.clear();
-                    self.spare = Some(c);
-                }
-            }
+            let c = self.chunks.remove(0);
+            self.spare.get_or_insert(c);
             self.head = 0;
         }
         Some(v)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        self.chunks.iter().flatten().skip(self.head)
+        (0..self.len).filter_map(move |i| self.get(i))
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
-            + self
-                .chunks
-                .iter()
-                .chain(self.spare.iter())
-                .map(|c| c.capacity() * std::mem::size_of::<T>())
-                .sum::<usize>()
+        self.chunks.capacity() * std::mem::size_of::<Chunk<T>>()
+            + (self.chunks.len() + usize::from(self.spare.is_some()))
+                * CHUNK
+                * std::mem::size_of::<T>()
     }
 }
 
@@ -293,6 +311,7 @@ impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for ChunkDeque<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     #[test]
     fn chunk_vec_is_a_vec() {

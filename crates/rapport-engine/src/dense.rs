@@ -16,7 +16,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::chunks::ChunkVec;
+use crate::chunks::{ChunkVec, CHUNK, CHUNK_BITS};
 use crate::table::PosTable;
 
 #[inline]
@@ -61,6 +61,20 @@ impl Bits {
                 }
             }
         }
+    }
+
+    /// Every set index, in order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + b
+                })
+            })
+        })
     }
 
     pub fn count(&self) -> usize {
@@ -139,9 +153,10 @@ impl<V: Copy> DenseMap<V> {
             }
         };
         self.live.set(i as usize, true);
-        let keys = &self.keys;
-        self.table
-            .insert(spread(k), i, |j| spread(keys[j as usize]));
+        let (keys, live) = (&self.keys, &self.live);
+        self.table.insert(spread(k), i, keys.len(), || {
+            live.iter().map(|j| (j as u32, spread(keys[j])))
+        });
     }
 
     /// Removes `k`, returning its value.
@@ -159,18 +174,35 @@ impl<V: Copy> DenseMap<V> {
 
     /// Keeps the entries for which `keep` is true (it may also change the kept values).
     pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut V) -> bool) {
-        let (keys, vals, table, free) =
-            (&self.keys, &mut self.vals, &mut self.table, &mut self.free);
-        self.live.retain(|i| {
-            let k = keys[i];
-            if keep(k, &mut vals[i]) {
-                return true;
+        // Word by word of the live bits; a word's 64 entries sit in one chunk, so the loop
+        // indexes that chunk's arrays directly.
+        let mut dropped: Vec<(u32, u64)> = Vec::new();
+        for w in 0..self.live.0.len() {
+            let mut bits = self.live.0[w];
+            if bits == 0 {
+                continue;
             }
-            let at = i as u32;
-            table.remove(spread(k), |j| j == at, |j| spread(keys[j as usize]));
-            free.push(at);
-            false
-        });
+            let first = w * 64;
+            let c = first >> CHUNK_BITS;
+            let (keys, vals) = (self.keys.chunk(c), self.vals.chunk_mut(c));
+            let mut word = bits;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let j = (first & (CHUNK - 1)) + b;
+                if !keep(keys[j], &mut vals[j]) {
+                    word &= !(1 << b);
+                    dropped.push(((first + b) as u32, keys[j]));
+                }
+            }
+            self.live.0[w] = word;
+        }
+        let keys = &self.keys;
+        for &(at, k) in &dropped {
+            self.table
+                .remove(spread(k), |j| j == at, |j| spread(keys[j as usize]));
+            self.free.push(at);
+        }
         if self.table.is_empty() {
             // Nothing live: give the slack back (expiry after a burst).
             *self = DenseMap::default();

@@ -10,8 +10,6 @@
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
 //!   so those timers are cursors, not heaps.
 
-use std::collections::VecDeque;
-
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::{ChunkDeque, ChunkVec};
@@ -80,13 +78,8 @@ impl Serialize for ThreadStore {
 impl<'de> Deserialize<'de> for ThreadStore {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = ThreadStoreRepr::deserialize(d)?;
-        let mut table = PosTable::default();
-        for i in 0..r.slots.len() {
-            let s = r.slots[i];
-            if s.key != FREE_KEY {
-                table.insert(s.key, i as u32, |j| r.slots[j as usize].key);
-            }
-        }
+        let live = r.slots.len() - r.free.len().min(r.slots.len());
+        let table = PosTable::build(live, r.slots.len(), ThreadStore::entries(&r.slots));
         Ok(ThreadStore {
             slots: r.slots,
             free: r.free,
@@ -172,6 +165,15 @@ impl ThreadStore {
         self.table.len()
     }
 
+    /// `(slot, key)` of every live slot, in slab order: what the index is rebuilt from.
+    fn entries(slots: &ChunkVec<Slot>) -> impl Iterator<Item = (u32, u64)> + '_ {
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.key != FREE_KEY)
+            .map(|(i, s)| (i as u32, s.key))
+    }
+
     pub fn find(&self, key: u64) -> Option<u32> {
         let slots = &self.slots;
         self.table.find(key, |i| slots[i as usize].key == key)
@@ -198,7 +200,8 @@ impl ThreadStore {
             }
         };
         let slots = &self.slots;
-        self.table.insert(s.key, idx, |j| slots[j as usize].key);
+        self.table
+            .insert(s.key, idx, slots.len(), || ThreadStore::entries(slots));
         idx
     }
 
@@ -446,7 +449,7 @@ pub struct Cohort {
     pub base: u64,
     recs: ChunkDeque<Packed>,
     /// `opened_ms` of the first record pushed into each chunk of `recs`.
-    chunk_ms: VecDeque<i64>,
+    chunk_ms: Vec<i64>,
     /// `opened_ms` of records whose offset does not fit, by sequence number.
     far_ms: FastMap<u64, i64>,
     /// `bp` of records whose `bp` does not fit, by sequence number.
@@ -467,7 +470,7 @@ impl Cohort {
         let seq = self.next_seq();
         let chunk = self.recs.chunk_of(self.recs.len());
         if chunk >= self.chunk_ms.len() {
-            self.chunk_ms.push_back(r.opened_ms);
+            self.chunk_ms.push(r.opened_ms);
         }
         let off = r
             .opened_ms
@@ -510,8 +513,8 @@ impl Cohort {
                 self.far_bp.remove(&self.base);
             }
             self.base += 1;
-            while self.chunk_ms.len() > self.recs.chunk_count() {
-                self.chunk_ms.pop_front();
+            if self.chunk_ms.len() > self.recs.chunk_count() {
+                self.chunk_ms.remove(0);
             }
         }
     }
@@ -522,7 +525,7 @@ impl Cohort {
         ((off as usize) < self.recs.len()).then(|| self.base + u64::from(off))
     }
 
-    #[inline]
+    #[inline(always)]
     fn opened_at(&self, seq: u64, i: usize, p: &Packed) -> i64 {
         if p.off == OFF_FAR {
             self.far_ms.get(&seq).copied().unwrap_or(0)
@@ -539,6 +542,7 @@ impl Cohort {
         Some(self.opened_at(seq, i, p))
     }
 
+    #[inline(always)]
     pub fn get(&self, seq: u64) -> Option<CohortRec> {
         let i = seq.checked_sub(self.base)? as usize;
         let p = self.recs.get(i)?;
@@ -560,6 +564,7 @@ impl Cohort {
 
     /// Changes a kept record through `f`, which may change every field but `opened_ms` and
     /// `bp`; returns what `f` returns, or `None` if the record is gone.
+    #[inline]
     pub fn update<R>(&mut self, seq: u64, f: impl FnOnce(&mut CohortRec) -> R) -> Option<R> {
         let mut r = self.get(seq)?;
         let (opened, bp) = (r.opened_ms, r.bp);
@@ -641,6 +646,7 @@ impl<'de> Deserialize<'de> for Cohort {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     fn slot(key: u64) -> Slot {
         Slot {
