@@ -19,6 +19,21 @@ const MIN_POS_BITS: u32 = 16;
 const MAX_LOAD_NUM: usize = 3;
 const MAX_LOAD_DEN: usize = 4;
 
+/// Stores `pos` under hash `h` in the first empty cell of its run (`cells` is never full).
+#[inline]
+fn place_in(cells: &mut [u32], mask: u32, h: u64, pos: u32) {
+    let cap = cells.len();
+    let cell = ((h as u32) & !mask) | (pos + 1);
+    let mut i = ((u128::from(h) * cap as u128) >> 64) as usize;
+    while cells[i] != EMPTY {
+        i += 1;
+        if i == cap {
+            i = 0;
+        }
+    }
+    cells[i] = cell;
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PosTable {
     cells: Vec<u32>,
@@ -138,16 +153,8 @@ impl PosTable {
 
     #[inline]
     fn place(&mut self, h: u64, pos: u32) {
-        let cap = self.cells.len();
-        let cell = self.tag(h) | (pos + 1);
-        let mut i = self.home(h);
-        while self.cells[i] != EMPTY {
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
-        }
-        self.cells[i] = cell;
+        let mask = self.pos_mask();
+        place_in(&mut self.cells, mask, h, pos);
     }
 
     /// Refills `cap` cells from `entries`, with enough position bits for positions below
@@ -157,11 +164,15 @@ impl PosTable {
         let wanted = (cap.max(limit) as u64 * 2).max(1);
         // Past 2^31 positions no bit is left for a tag; probes then compare every entry.
         self.pos_bits = (64 - wanted.leading_zeros()).clamp(MIN_POS_BITS, 32);
-        self.len = 0;
-        for (p, h) in entries {
-            self.place(h, p);
-            self.len += 1;
-        }
+        // Internal iteration (`for_each`): the callers' chunked iterators run as plain loops.
+        let mask = self.pos_mask();
+        let cells = &mut self.cells[..];
+        let mut n = 0;
+        entries.into_iter().for_each(|(p, h)| {
+            place_in(cells, mask, h, p);
+            n += 1;
+        });
+        self.len = n;
     }
 
     /// Removes the position for which `eq` holds under hash `h`; returns it.
