@@ -17,7 +17,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::chunks::{ChunkVec, CHUNK, CHUNK_BITS};
-use crate::table::PosTable;
+use crate::table::{PosTable, Vacant};
 
 #[inline]
 fn spread(k: u64) -> u64 {
@@ -124,22 +124,32 @@ impl<V: Copy> DenseMap<V> {
 
     /// Inserts `v` unless `k` is present; returns whether it was present (then unchanged).
     pub fn insert_if_absent(&mut self, k: u64, v: V) -> bool {
-        if self.find(k).is_some() {
-            return true;
+        let keys = &self.keys;
+        match self
+            .table
+            .find_or_vacant(spread(k), |i| keys[i as usize] == k)
+        {
+            Ok(_) => true,
+            Err(at) => {
+                self.add(k, v, at);
+                false
+            }
         }
-        self.add(k, v);
-        false
     }
 
     /// Inserts or replaces.
     pub fn insert(&mut self, k: u64, v: V) {
-        match self.find(k) {
-            Some(i) => self.vals[i as usize] = v,
-            None => self.add(k, v),
+        let keys = &self.keys;
+        match self
+            .table
+            .find_or_vacant(spread(k), |i| keys[i as usize] == k)
+        {
+            Ok(i) => self.vals[i as usize] = v,
+            Err(at) => self.add(k, v, at),
         }
     }
 
-    fn add(&mut self, k: u64, v: V) {
+    fn add(&mut self, k: u64, v: V, at: Vacant) {
         let i = match self.free.pop() {
             Some(i) => {
                 self.keys[i as usize] = k;
@@ -154,7 +164,7 @@ impl<V: Copy> DenseMap<V> {
         };
         self.live.set(i as usize, true);
         let (keys, live) = (&self.keys, &self.live);
-        self.table.insert(spread(k), i, keys.len(), || {
+        self.table.insert_vacant(at, i, keys.len(), || {
             live.iter().map(|j| (j as u32, spread(keys[j])))
         });
     }

@@ -79,18 +79,18 @@ impl Engine {
     }
 
     fn set_flags(&mut self, seq: u64, on: u16, off: u16) {
-        self.st
-            .cohort
-            .update(seq, |r| r.flags = (r.flags | on) & !off);
+        self.st.cohort.update_flags(seq, |f| (f | on) & !off);
     }
 
     fn mark_dirty(&mut self, seq: u64) {
-        let fresh = self.st.cohort.update(seq, |r| {
-            let fresh = r.flags & (flag::DIRTY | flag::DETACHED) == 0;
-            r.flags |= if fresh { flag::DIRTY } else { 0 };
-            fresh
+        let was = self.st.cohort.update_flags(seq, |f| {
+            if f & (flag::DIRTY | flag::DETACHED) == 0 {
+                f | flag::DIRTY
+            } else {
+                f
+            }
         });
-        if fresh == Some(true) {
+        if was.is_some_and(|f| f & (flag::DIRTY | flag::DETACHED) == 0) {
             self.st.dirty.push(seq);
         }
     }

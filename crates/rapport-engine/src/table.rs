@@ -19,6 +19,13 @@ const MIN_POS_BITS: u32 = 16;
 const MAX_LOAD_NUM: usize = 3;
 const MAX_LOAD_DEN: usize = 4;
 
+/// Where a missing hash goes: the empty cell its probe ended at.
+#[derive(Debug, Clone, Copy)]
+pub struct Vacant {
+    cell: usize,
+    h: u64,
+}
+
 /// Stores `pos` under hash `h` in the first empty cell of its run (`cells` is never full).
 #[inline]
 fn place_in(cells: &mut [u32], mask: u32, h: u64, pos: u32) {
@@ -73,12 +80,13 @@ impl PosTable {
         (h as u32) & !self.pos_mask()
     }
 
-    /// The cell index holding a position for which `eq` holds, among those tagged like `h`.
-    /// The table is never full, so the probe ends at an empty cell.
+    /// The cell index holding a position for which `eq` holds, among those tagged like `h`,
+    /// or else the empty cell that ends the probe (where `h` would be placed). The table is
+    /// never full, so a probe always ends.
     #[inline]
-    fn find_cell(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<usize> {
+    fn find_cell(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Result<usize, usize> {
         if self.len == 0 {
-            return None;
+            return Err(usize::MAX);
         }
         let mask = self.pos_mask();
         let tag = self.tag(h);
@@ -87,27 +95,60 @@ impl PosTable {
         let (wrapped, from_home) = self.cells.split_at(home);
         for (k, &c) in from_home.iter().enumerate() {
             if c == EMPTY {
-                return None;
+                return Err(home + k);
             }
             if c & !mask == tag && eq((c & mask) - 1) {
-                return Some(home + k);
+                return Ok(home + k);
             }
         }
         for (k, &c) in wrapped.iter().enumerate() {
             if c == EMPTY {
-                return None;
+                return Err(k);
             }
             if c & !mask == tag && eq((c & mask) - 1) {
-                return Some(k);
+                return Ok(k);
             }
         }
-        None
+        Err(usize::MAX)
+    }
+
+    /// The position stored for hash `h` for which `eq(position)` holds, or else a
+    /// [`Vacant`] for [`PosTable::insert_vacant`].
+    #[inline]
+    pub fn find_or_vacant(&self, h: u64, eq: impl FnMut(u32) -> bool) -> Result<u32, Vacant> {
+        match self.find_cell(h, eq) {
+            Ok(i) => Ok((self.cells[i] & self.pos_mask()) - 1),
+            Err(cell) => Err(Vacant { cell, h }),
+        }
+    }
+
+    /// [`PosTable::insert`] into the cell a [`PosTable::find_or_vacant`] just found (no
+    /// second probe), unless the table must grow or widen first.
+    #[inline]
+    pub fn insert_vacant<I: IntoIterator<Item = (u32, u64)>>(
+        &mut self,
+        v: Vacant,
+        pos: u32,
+        limit: usize,
+        all: impl FnOnce() -> I,
+    ) {
+        let need = self.len + 1;
+        if v.cell < self.cells.len()
+            && need * MAX_LOAD_DEN <= self.cells.len() * MAX_LOAD_NUM
+            && (limit as u64) < u64::from(self.pos_mask())
+        {
+            self.cells[v.cell] = self.tag(v.h) | (pos + 1);
+            self.len = need;
+        } else {
+            self.insert(v.h, pos, limit, all);
+        }
     }
 
     /// The position stored for hash `h` for which `eq(position)` holds.
     #[inline]
     pub fn find(&self, h: u64, eq: impl FnMut(u32) -> bool) -> Option<u32> {
         self.find_cell(h, eq)
+            .ok()
             .map(|i| (self.cells[i] & self.pos_mask()) - 1)
     }
 
@@ -182,7 +223,7 @@ impl PosTable {
         eq: impl FnMut(u32) -> bool,
         hash_of: impl Fn(u32) -> u64,
     ) -> Option<u32> {
-        let mut hole = self.find_cell(h, eq)?;
+        let mut hole = self.find_cell(h, eq).ok()?;
         let mask = self.pos_mask();
         let pos = (self.cells[hole] & mask) - 1;
         let cap = self.cells.len();
@@ -270,7 +311,12 @@ mod tests {
                             .filter(|(_, &k)| k != 0)
                             .map(|(q, &k)| (q as u32, h(k)))
                     };
-                    t.insert(h(k), p, ks.len(), all);
+                    if x % 2 == 0 {
+                        t.insert(h(k), p, ks.len(), all);
+                    } else {
+                        let v = t.find_or_vacant(h(k), |q| q != p && ks[q as usize] == k);
+                        t.insert_vacant(v.expect_err("absent"), p, ks.len(), all);
+                    }
                     want.insert(k, p);
                 }
                 assert_eq!(t.len(), want.len());

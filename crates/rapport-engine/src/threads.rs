@@ -581,6 +581,21 @@ impl Cohort {
         Some(out)
     }
 
+    /// Changes only the flags of a kept record (no unpacking of the other fields); returns
+    /// the flags before, or `None` if the record is gone.
+    #[inline]
+    pub fn update_flags(&mut self, seq: u64, f: impl FnOnce(u16) -> u16) -> Option<u16> {
+        let i = seq.checked_sub(self.base)? as usize;
+        let p = self.recs.get_mut(i)?;
+        let shift = BP_BITS;
+        let fmask = ((1u32 << FLAG_BITS) - 1) << shift;
+        let old = ((p.meta & fmask) >> shift) as u16;
+        let new = f(old);
+        debug_assert!(u32::from(new) < 1 << FLAG_BITS);
+        p.meta = (p.meta & !fmask) | (u32::from(new) << shift);
+        Some(old)
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.recs.heap_bytes()
             + self.chunk_ms.capacity() * 8
@@ -801,10 +816,10 @@ mod tests {
                     w.band = ((x >> 3) % 5) as u8;
                     let w = *w;
                     c.update(seq, |r| {
-                        r.flags = w.flags;
                         r.resp = w.resp;
                         r.band = w.band;
                     });
+                    c.update_flags(seq, |_| w.flags);
                 }
                 _ => {
                     if want.pop_front().is_some() {
