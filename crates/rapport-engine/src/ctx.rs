@@ -2,7 +2,7 @@
 //! latest inbound item, with its time, looked up when the brand replies. Owns the layout
 //! only. A key that has a thread-store slot (most of them: the user's thread is open) keeps
 //! its entry in a vector parallel to the slots, with no key and no hash table of its own
-//! (32 bytes per slot, where a map entry cost ~51 at a million keys); other keys keep theirs
+//! (26 bytes per slot, where a map entry cost ~51 at a million keys); other keys keep theirs
 //! in a [`DenseMap`]. The engine moves an entry across when its key gains or loses a slot.
 //! Snapshots hold one map of every entry, exactly as when this was a plain map.
 
@@ -11,42 +11,94 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::chunks::ChunkVec;
 use crate::dense::{Bits, DenseMap};
+use crate::hash::FastMap;
 use crate::threads::ThreadStore;
 use crate::touch::ContentWords;
 
 /// When the item was (epoch ms) and its content words.
 pub type CtxEntry = (i64, ContentWords);
 
+/// `times` value of an entry whose time is in `far_times`.
+const FAR: u32 = u32::MAX;
+
 #[derive(Debug, Default)]
 pub struct ReplyContext {
-    /// Entry of the key in slot `i`, valid where bit `i` of `present` is set.
-    by_slot: ChunkVec<CtxEntry>,
+    /// Entry of the key in slot `i`, valid where bit `i` of `present` is set: its time as
+    /// milliseconds after `base` (26 bytes per slot with the words, where `(i64, words)`
+    /// cost 32), ...
+    times: ChunkVec<u32>,
+    words: ChunkVec<ContentWords>,
     present: Bits,
+    /// ... moved up to the expiry horizon at each `retain_since`, so offsets stay below
+    /// `max_pending` plus a housekeeping interval. A time the offset cannot hold (an item
+    /// far ahead of the clock) is kept whole here, by slot, so expiry and snapshots stay
+    /// exact.
+    base: i64,
+    far_times: FastMap<u32, i64>,
     /// Entries of keys without a slot.
     loose: DenseMap<CtxEntry>,
 }
 
 impl ReplyContext {
+    #[inline]
+    fn time_at(&self, s: usize) -> i64 {
+        match self.times[s] {
+            FAR => self.far_times.get(&(s as u32)).copied().unwrap_or(i64::MIN),
+            off => self.base + i64::from(off),
+        }
+    }
+
+    fn set_time(&mut self, s: usize, at: i64) {
+        if !self.far_times.is_empty() {
+            self.far_times.remove(&(s as u32));
+        }
+        let off = at
+            .checked_sub(self.base)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != FAR)
+            .unwrap_or_else(|| {
+                self.far_times.insert(s as u32, at);
+                FAR
+            });
+        self.times[s] = off;
+    }
+
     /// Inserts or replaces the entry of `key`, whose slot (if it has one) is `slot`.
     pub fn set(&mut self, key: u64, slot: Option<u32>, v: CtxEntry) {
         match slot {
             Some(s) => {
                 let s = s as usize;
-                self.by_slot.resize(s + 1, (0, ContentWords::default()));
-                self.by_slot[s] = v;
+                self.times.resize(s + 1, 0);
+                self.words.resize(s + 1, ContentWords::default());
+                self.set_time(s, v.0);
+                self.words[s] = v.1;
                 self.present.set(s, true);
             }
             None => self.loose.insert(key, v),
         }
     }
 
-    pub fn get(&self, key: u64, slot: Option<u32>) -> Option<&CtxEntry> {
+    /// The content words of `key`'s latest inbound item, if kept.
+    pub fn words(&self, key: u64, slot: Option<u32>) -> Option<ContentWords> {
         match slot {
             Some(s) => self
                 .present
                 .contains(s as usize)
-                .then(|| &self.by_slot[s as usize]),
-            None => self.loose.get(&key),
+                .then(|| self.words[s as usize]),
+            None => self.loose.get(&key).map(|e| e.1),
+        }
+    }
+
+    #[cfg(test)]
+    fn get(&self, key: u64, slot: Option<u32>) -> Option<CtxEntry> {
+        match slot {
+            Some(s) => {
+                let s = s as usize;
+                self.present
+                    .contains(s)
+                    .then(|| (self.time_at(s), self.words[s]))
+            }
+            None => self.loose.get(&key).copied(),
         }
     }
 
@@ -63,26 +115,61 @@ impl ReplyContext {
         let s = slot as usize;
         if self.present.contains(s) {
             self.present.set(s, false);
-            self.loose.insert(key, self.by_slot[s]);
+            self.loose.insert(key, (self.time_at(s), self.words[s]));
+            if !self.far_times.is_empty() {
+                self.far_times.remove(&slot);
+            }
         }
     }
 
-    /// Forgets the entries of items before `horizon` (epoch ms).
+    /// Forgets the entries of items before `horizon` (epoch ms), and moves the base of the
+    /// per-slot times up to it.
     pub fn retain_since(&mut self, horizon: i64) {
-        let by_slot = &self.by_slot;
-        self.present.retain(|s| by_slot[s].0 >= horizon);
+        let base = self.base;
+        let new_base = horizon.max(base);
+        let shift = (i128::from(new_base) - i128::from(base)).max(0);
+        let shift32 = u32::try_from(shift).unwrap_or(u32::MAX);
+        let times = &mut self.times;
+        let far = &self.far_times;
+        self.present.retain(|s| {
+            let at = match times[s] {
+                FAR => far.get(&(s as u32)).copied().unwrap_or(i64::MIN),
+                off => base + i64::from(off),
+            };
+            if at < horizon {
+                return false;
+            }
+            if times[s] != FAR {
+                // Kept offsets are at least `shift` (their time is not before the horizon).
+                times[s] -= shift32;
+            }
+            true
+        });
+        self.base = new_base;
+        if !self.far_times.is_empty() {
+            let far: Vec<(u32, i64)> = self.far_times.drain().collect();
+            for (s, at) in far {
+                if self.present.contains(s as usize) && at >= horizon {
+                    self.set_time(s as usize, at);
+                }
+            }
+        }
         self.loose.retain(|_, (at, _)| *at >= horizon);
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.by_slot.heap_bytes() + self.present.heap_bytes() + self.loose.heap_bytes()
+        self.times.heap_bytes()
+            + self.words.heap_bytes()
+            + self.present.heap_bytes()
+            + self.far_times.capacity() * 13
+            + self.loose.heap_bytes()
     }
 
     /// Every entry as `(key, entry)`; the keys of per-slot entries come from `store`.
     fn entries<'a>(&'a self, store: &'a ThreadStore) -> impl Iterator<Item = (u64, CtxEntry)> + 'a {
-        let slotted = (0..self.by_slot.len())
+        let slotted = (0..self.times.len())
             .filter(|&s| self.present.contains(s))
-            .map(|s| (store.get(s as u32).key, self.by_slot[s]));
+            .map(|s| (store.get(s as u32).key, (self.time_at(s), self.words[s])));
         self.loose.iter().chain(slotted)
     }
 
@@ -128,7 +215,7 @@ impl<'de> Deserialize<'de> for ReplyContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{fmix64, FastMap};
+    use crate::hash::fmix64;
     use crate::threads::{Slot, IDS_BRAND_CONV, NONE32};
 
     /// Entries moving between slots and the map read back like one map, through slot reuse,
@@ -145,7 +232,13 @@ mod tests {
             let slot = store.find(key);
             match x % 11 {
                 0..=4 => {
-                    let v = (t, ContentWords::default());
+                    // Mostly the clock; some far ahead or behind (times kept whole).
+                    let at = match x % 53 {
+                        0 => t + 60 * 86_400_000,
+                        1 => i64::MIN + 5,
+                        _ => t,
+                    };
+                    let v = (at, ContentWords::default());
                     ctx.set(key, slot, v);
                     want.insert(key, v);
                 }
@@ -166,16 +259,18 @@ mod tests {
                         store.remove(s);
                     }
                 }
-                8 if t % 1_000 == 0 => {
-                    ctx.retain_since(t - 5_000);
-                    want.retain(|_, (at, _)| *at >= t - 5_000);
-                }
                 _ => {}
             }
+            if t % 1_000 == 999 {
+                ctx.retain_since(t - 5_000);
+                want.retain(|_, (at, _)| *at >= t - 5_000);
+            }
             let slot = store.find(key);
-            assert_eq!(ctx.get(key, slot), want.get(&key));
+            assert_eq!(ctx.get(key, slot), want.get(&key).copied());
+            assert_eq!(ctx.words(key, slot), want.get(&key).map(|e| e.1));
         }
         assert_eq!(ctx.count(), want.len());
+        assert!(!ctx.far_times.is_empty());
         let bytes = postcard::to_stdvec(&CtxOut {
             ctx: &ctx,
             store: &store,
@@ -186,7 +281,7 @@ mod tests {
         let mut back: ReplyContext = postcard::from_bytes(&bytes).unwrap();
         back.attach_all(&store);
         for (k, v) in &want {
-            assert_eq!(back.get(*k, store.find(*k)), Some(v));
+            assert_eq!(back.get(*k, store.find(*k)), Some(*v));
         }
     }
 }

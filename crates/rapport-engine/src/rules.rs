@@ -744,8 +744,8 @@ impl Engine {
         let shared = self
             .st
             .ctx
-            .get(item.key, slot)
-            .map_or(0, |(_, w)| f.words.shared_with(w));
+            .words(item.key, slot)
+            .map_or(0, |w| f.words.shared_with(&w));
         let personal = !templated && (f.addresses_by_name || shared >= 2);
         let b = &self.st.bps[item.bp as usize];
         self.st.out.personal_touch.push(PersonalTouchRow {
