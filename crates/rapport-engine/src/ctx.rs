@@ -20,6 +20,10 @@ pub type CtxEntry = (i64, ContentWords);
 
 /// `times` value of an entry whose time is in `far_times`.
 const FAR: u32 = u32::MAX;
+/// The base moves only once the horizon is this far ahead of it (~12 days), so most sweeps
+/// rewrite no offset; with `max_pending` below 49 days an entry's offset then stays below
+/// 2^32 ms in practice (anything else goes to `far_times`).
+const REBASE_LAG_MS: i64 = 1 << 30;
 
 #[derive(Debug, Default)]
 pub struct ReplyContext {
@@ -29,11 +33,12 @@ pub struct ReplyContext {
     times: ChunkVec<u32>,
     words: ChunkVec<ContentWords>,
     present: Bits,
-    /// ... moved up to the expiry horizon at each `retain_since`, so offsets stay below
-    /// `max_pending` plus a housekeeping interval. A time the offset cannot hold (an item
-    /// far ahead of the clock) is kept whole here, by slot, so expiry and snapshots stay
-    /// exact.
+    /// ... moved up to the expiry horizon by `retain_since` once it lags it by
+    /// `REBASE_LAG_MS`. A time the offset cannot hold (an item far ahead of the clock or
+    /// behind the base) is kept whole here, by slot, so expiry and snapshots stay exact.
     base: i64,
+    /// `base` was set (at the first per-slot entry).
+    based: bool,
     far_times: FastMap<u32, i64>,
     /// Entries of keys without a slot.
     loose: DenseMap<CtxEntry>,
@@ -49,6 +54,10 @@ impl ReplyContext {
     }
 
     fn set_time(&mut self, s: usize, at: i64) {
+        if !self.based {
+            self.based = true;
+            self.base = at.saturating_sub(REBASE_LAG_MS);
+        }
         if !self.far_times.is_empty() {
             self.far_times.remove(&(s as u32));
         }
@@ -126,31 +135,45 @@ impl ReplyContext {
     /// per-slot times up to it.
     pub fn retain_since(&mut self, horizon: i64) {
         let base = self.base;
-        let new_base = horizon.max(base);
+        let lag = i128::from(horizon) - i128::from(base);
+        let new_base = if self.based && lag > i128::from(REBASE_LAG_MS) {
+            horizon
+        } else {
+            base
+        };
         let shift = (i128::from(new_base) - i128::from(base)).max(0);
         let shift32 = u32::try_from(shift).unwrap_or(u32::MAX);
+        // Kept: offsets at or past the horizon's (`cut`); far times are checked whole.
+        let cut = u32::try_from((i128::from(horizon) - i128::from(base)).max(0)).unwrap_or(FAR);
         let times = &mut self.times;
         let far = &self.far_times;
-        self.present.retain(|s| {
-            let at = match times[s] {
-                FAR => far.get(&(s as u32)).copied().unwrap_or(i64::MIN),
-                off => base + i64::from(off),
-            };
-            if at < horizon {
-                return false;
-            }
-            if times[s] != FAR {
-                // Kept offsets are at least `shift` (their time is not before the horizon).
-                times[s] -= shift32;
-            }
-            true
-        });
+        if shift32 == 0 {
+            self.present.retain(|s| match times[s] {
+                FAR => far.get(&(s as u32)).is_some_and(|&at| at >= horizon),
+                off => off >= cut,
+            });
+        } else {
+            // Every kept offset is at least `shift32` (its time is not before the horizon).
+            self.present.retain(|s| match times[s] {
+                FAR => far.get(&(s as u32)).is_some_and(|&at| at >= horizon),
+                off if off >= cut => {
+                    times[s] = off - shift32;
+                    true
+                }
+                _ => false,
+            });
+        }
         self.base = new_base;
         if !self.far_times.is_empty() {
+            // Expired ones go; after a rebase the others may fit an offset again.
             let far: Vec<(u32, i64)> = self.far_times.drain().collect();
             for (s, at) in far {
                 if self.present.contains(s as usize) && at >= horizon {
-                    self.set_time(s as usize, at);
+                    if shift > 0 {
+                        self.set_time(s as usize, at);
+                    } else {
+                        self.far_times.insert(s, at);
+                    }
                 }
             }
         }
@@ -226,7 +249,10 @@ mod tests {
         let mut ctx = ReplyContext::default();
         let mut want: FastMap<u64, CtxEntry> = FastMap::default();
         let mut x = 7u64;
+        const DAY: i64 = 86_400_000;
         for t in 0..30_000i64 {
+            // ~35 days in all: the per-slot base moves a few times.
+            let now = 1_700_000_000_000 + t * 100_000;
             x = fmix64(x.wrapping_add(t as u64));
             let key = (x % 2_000) * 2 + 1;
             let slot = store.find(key);
@@ -234,9 +260,9 @@ mod tests {
                 0..=4 => {
                     // Mostly the clock; some far ahead or behind (times kept whole).
                     let at = match x % 53 {
-                        0 => t + 60 * 86_400_000,
+                        0 => now + 60 * DAY,
                         1 => i64::MIN + 5,
-                        _ => t,
+                        _ => now,
                     };
                     let v = (at, ContentWords::default());
                     ctx.set(key, slot, v);
@@ -245,7 +271,7 @@ mod tests {
                 5 | 6 if slot.is_none() => {
                     let s = store.insert(Slot {
                         key,
-                        last_ms: t,
+                        last_ms: now,
                         seq: 0,
                         ids: IDS_BRAND_CONV,
                         inbound: 0,
@@ -262,8 +288,8 @@ mod tests {
                 _ => {}
             }
             if t % 1_000 == 999 {
-                ctx.retain_since(t - 5_000);
-                want.retain(|_, (at, _)| *at >= t - 5_000);
+                ctx.retain_since(now - 5 * DAY);
+                want.retain(|_, (at, _)| *at >= now - 5 * DAY);
             }
             let slot = store.find(key);
             assert_eq!(ctx.get(key, slot), want.get(&key).copied());
@@ -271,6 +297,7 @@ mod tests {
         }
         assert_eq!(ctx.count(), want.len());
         assert!(!ctx.far_times.is_empty());
+        assert!(ctx.base > 1_700_000_000_000 + 20 * DAY);
         let bytes = postcard::to_stdvec(&CtxOut {
             ctx: &ctx,
             store: &store,
