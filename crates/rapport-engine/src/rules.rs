@@ -123,7 +123,7 @@ impl Engine {
         if let Extra::Inbound(words) = &item.extra {
             // After the thread rules, which may have given the key a slot (nothing there
             // reads the context).
-            let slot = self.st.store.find(key);
+            let slot = self.st.store.find_recent(key);
             self.st.ctx.set(key, slot, (t, *words));
         }
     }
@@ -134,7 +134,7 @@ impl Engine {
         if item.user().is_empty() {
             return;
         }
-        let Some(slot) = self.st.store.find(key) else {
+        let Some(slot) = self.st.store.find_recent(key) else {
             let prev = self.st.recent.remove(&key);
             self.open_thread(item, None, prev);
             return;
@@ -300,7 +300,7 @@ impl Engine {
         }
         let key = item.key;
         let mut thread = None;
-        match self.st.store.find(key) {
+        match self.st.store.find_recent(key) {
             Some(slot) => {
                 let s = *self.st.store.get(slot);
                 match self.slot_thread(slot) {
@@ -391,7 +391,7 @@ impl Engine {
 
     fn brand_reaction(&mut self, item: &Item) {
         let t = item.t;
-        if let Some(slot) = self.st.store.find(item.key) {
+        if let Some(slot) = self.st.store.find_recent(item.key) {
             if let Some(seq) = self.slot_thread(slot) {
                 let s = *self.st.store.get(slot);
                 let r = self.rec(seq);
@@ -417,7 +417,7 @@ impl Engine {
     /// Any other item between a user and the brand keeps a live thread from going silent.
     fn activity(&mut self, item: &Item) {
         let t = item.t;
-        if let Some(slot) = self.st.store.find(item.key) {
+        if let Some(slot) = self.st.store.find_recent(item.key) {
             if let Some(seq) = self.slot_thread(slot) {
                 let s = *self.st.store.get(slot);
                 if self.silent(&s, t) && !self.rec(seq).has(flag::AWAITING) {
@@ -740,7 +740,7 @@ impl Engine {
         let m = fp.lookup(brand, f.simhash, f.exact, enough);
         fp.insert(brand, t, f.simhash, f.exact);
         let templated = m.near >= enough || m.exact;
-        let slot = self.st.store.find(item.key);
+        let slot = self.st.store.find_recent(item.key);
         let shared = self
             .st
             .ctx

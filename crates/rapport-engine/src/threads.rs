@@ -52,6 +52,9 @@ pub struct ThreadStore {
     table: PosTable,
     arena: Vec<u8>,
     garbage: usize,
+    /// The last key looked up by `find_recent` and its slot (`NONE32`: none): an item's
+    /// rules look the same key up two or three times. Reset by every insert and removal.
+    recent: (u64, u32),
 }
 
 /// The serialized form: the hash table is rebuilt from the slots on restore.
@@ -86,6 +89,7 @@ impl<'de> Deserialize<'de> for ThreadStore {
             table,
             arena: r.arena,
             garbage: r.garbage,
+            recent: (FREE_KEY, NONE32),
         })
     }
 }
@@ -179,6 +183,17 @@ impl ThreadStore {
         self.table.find(key, |i| slots[i as usize].key == key)
     }
 
+    /// [`ThreadStore::find`], answering a repeated lookup of the last key at once.
+    #[inline]
+    pub fn find_recent(&mut self, key: u64) -> Option<u32> {
+        if self.recent.0 == key && key != FREE_KEY {
+            return (self.recent.1 != NONE32).then_some(self.recent.1);
+        }
+        let found = self.find(key);
+        self.recent = (key, found.unwrap_or(NONE32));
+        found
+    }
+
     pub fn get(&self, slot: u32) -> &Slot {
         &self.slots[slot as usize]
     }
@@ -202,6 +217,7 @@ impl ThreadStore {
         let slots = &self.slots;
         self.table
             .insert(s.key, idx, slots.len(), || ThreadStore::entries(slots));
+        self.recent = (FREE_KEY, NONE32);
         idx
     }
 
@@ -211,6 +227,7 @@ impl ThreadStore {
             return;
         }
         self.release_ids(slot);
+        self.recent = (FREE_KEY, NONE32);
         let slots = &self.slots;
         self.table
             .remove(s.key, |i| i == slot, |j| slots[j as usize].key);
@@ -715,6 +732,31 @@ mod tests {
         let back: ThreadStore = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back.find(5), st.find(5));
         assert_eq!(back.len(), st.len());
+    }
+
+    /// The remembered last lookup never answers differently from the table, through
+    /// inserts and removals of that key.
+    #[test]
+    fn find_recent_matches_find() {
+        let mut st = ThreadStore::default();
+        let mut x = 5u64;
+        for round in 0..20_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(round));
+            let key = x % 300 + 1;
+            assert_eq!(st.find_recent(key), st.find(key));
+            match (x >> 20) % 3 {
+                0 if st.find(key).is_none() => {
+                    st.insert(slot(key));
+                }
+                1 => {
+                    if let Some(i) = st.find(key) {
+                        st.remove(i);
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(st.find_recent(key), st.find(key));
+        }
     }
 
     #[test]
