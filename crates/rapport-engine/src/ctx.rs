@@ -2,52 +2,112 @@
 //! latest inbound item, with its time, looked up when the brand replies. Owns the layout
 //! only. A key that has a thread-store slot (most of them: the user's thread is open) keeps
 //! its entry in a vector parallel to the slots, with no key and no hash table of its own
-//! (32 bytes per slot, where a map entry cost ~51 at a million keys); other keys keep theirs
+//! (26 bytes per slot, where a map entry cost ~51 at a million keys); other keys keep theirs
 //! in a [`DenseMap`]. The engine moves an entry across when its key gains or loses a slot.
 //! Snapshots hold one map of every entry, exactly as when this was a plain map.
 
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chunks::ChunkVec;
 use crate::dense::{Bits, DenseMap};
+use crate::hash::FastMap;
 use crate::threads::ThreadStore;
 use crate::touch::ContentWords;
 
 /// When the item was (epoch ms) and its content words.
 pub type CtxEntry = (i64, ContentWords);
 
+/// `times` value of an entry whose time is in `far_times`.
+const FAR: u32 = u32::MAX;
+/// The base moves only once the horizon is this far ahead of it (~12 days), so most sweeps
+/// rewrite no offset; with `max_pending` below 49 days an entry's offset then stays below
+/// 2^32 ms in practice (anything else goes to `far_times`).
+const REBASE_LAG_MS: i64 = 1 << 30;
+
 #[derive(Debug, Default)]
 pub struct ReplyContext {
-    /// Entry of the key in slot `i`, valid where bit `i` of `present` is set.
-    by_slot: Vec<CtxEntry>,
+    /// Entry of the key in slot `i`, valid where bit `i` of `present` is set: its time as
+    /// milliseconds after `base` (26 bytes per slot with the words, where `(i64, words)`
+    /// cost 32), ...
+    times: ChunkVec<u32>,
+    words: ChunkVec<ContentWords>,
     present: Bits,
+    /// ... moved up to the expiry horizon by `retain_since` once it lags it by
+    /// `REBASE_LAG_MS`. A time the offset cannot hold (an item far ahead of the clock or
+    /// behind the base) is kept whole here, by slot, so expiry and snapshots stay exact.
+    base: i64,
+    /// `base` was set (at the first per-slot entry).
+    based: bool,
+    far_times: FastMap<u32, i64>,
     /// Entries of keys without a slot.
     loose: DenseMap<CtxEntry>,
 }
 
 impl ReplyContext {
+    #[inline]
+    fn time_at(&self, s: usize) -> i64 {
+        match self.times[s] {
+            FAR => self.far_times.get(&(s as u32)).copied().unwrap_or(i64::MIN),
+            off => self.base + i64::from(off),
+        }
+    }
+
+    fn set_time(&mut self, s: usize, at: i64) {
+        if !self.based {
+            self.based = true;
+            self.base = at.saturating_sub(REBASE_LAG_MS);
+        }
+        if !self.far_times.is_empty() {
+            self.far_times.remove(&(s as u32));
+        }
+        let off = at
+            .checked_sub(self.base)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != FAR)
+            .unwrap_or_else(|| {
+                self.far_times.insert(s as u32, at);
+                FAR
+            });
+        self.times[s] = off;
+    }
+
     /// Inserts or replaces the entry of `key`, whose slot (if it has one) is `slot`.
     pub fn set(&mut self, key: u64, slot: Option<u32>, v: CtxEntry) {
         match slot {
             Some(s) => {
                 let s = s as usize;
-                if self.by_slot.len() <= s {
-                    self.by_slot.resize(s + 1, (0, ContentWords::default()));
-                }
-                self.by_slot[s] = v;
+                self.times.resize(s + 1, 0);
+                self.words.resize(s + 1, ContentWords::default());
+                self.set_time(s, v.0);
+                self.words[s] = v.1;
                 self.present.set(s, true);
             }
             None => self.loose.insert(key, v),
         }
     }
 
-    pub fn get(&self, key: u64, slot: Option<u32>) -> Option<&CtxEntry> {
+    /// The content words of `key`'s latest inbound item, if kept.
+    pub fn words(&self, key: u64, slot: Option<u32>) -> Option<ContentWords> {
         match slot {
             Some(s) => self
                 .present
                 .contains(s as usize)
-                .then(|| &self.by_slot[s as usize]),
-            None => self.loose.get(&key),
+                .then(|| self.words[s as usize]),
+            None => self.loose.get(&key).map(|e| e.1),
+        }
+    }
+
+    #[cfg(test)]
+    fn get(&self, key: u64, slot: Option<u32>) -> Option<CtxEntry> {
+        match slot {
+            Some(s) => {
+                let s = s as usize;
+                self.present
+                    .contains(s)
+                    .then(|| (self.time_at(s), self.words[s]))
+            }
+            None => self.loose.get(&key).copied(),
         }
     }
 
@@ -64,28 +124,75 @@ impl ReplyContext {
         let s = slot as usize;
         if self.present.contains(s) {
             self.present.set(s, false);
-            self.loose.insert(key, self.by_slot[s]);
+            self.loose.insert(key, (self.time_at(s), self.words[s]));
+            if !self.far_times.is_empty() {
+                self.far_times.remove(&slot);
+            }
         }
     }
 
-    /// Forgets the entries of items before `horizon` (epoch ms).
+    /// Forgets the entries of items before `horizon` (epoch ms), and moves the base of the
+    /// per-slot times up to it.
     pub fn retain_since(&mut self, horizon: i64) {
-        let by_slot = &self.by_slot;
-        self.present.retain(|s| by_slot[s].0 >= horizon);
+        let base = self.base;
+        let lag = i128::from(horizon) - i128::from(base);
+        let new_base = if self.based && lag > i128::from(REBASE_LAG_MS) {
+            horizon
+        } else {
+            base
+        };
+        let shift = (i128::from(new_base) - i128::from(base)).max(0);
+        let shift32 = u32::try_from(shift).unwrap_or(u32::MAX);
+        // Kept: offsets at or past the horizon's (`cut`); far times are checked whole.
+        let cut = u32::try_from((i128::from(horizon) - i128::from(base)).max(0)).unwrap_or(FAR);
+        let times = &mut self.times;
+        let far = &self.far_times;
+        if shift32 == 0 {
+            self.present.retain(|s| match times[s] {
+                FAR => far.get(&(s as u32)).is_some_and(|&at| at >= horizon),
+                off => off >= cut,
+            });
+        } else {
+            // Every kept offset is at least `shift32` (its time is not before the horizon).
+            self.present.retain(|s| match times[s] {
+                FAR => far.get(&(s as u32)).is_some_and(|&at| at >= horizon),
+                off if off >= cut => {
+                    times[s] = off - shift32;
+                    true
+                }
+                _ => false,
+            });
+        }
+        self.base = new_base;
+        if !self.far_times.is_empty() {
+            // Expired ones go; after a rebase the others may fit an offset again.
+            let far: Vec<(u32, i64)> = self.far_times.drain().collect();
+            for (s, at) in far {
+                if self.present.contains(s as usize) && at >= horizon {
+                    if shift > 0 {
+                        self.set_time(s as usize, at);
+                    } else {
+                        self.far_times.insert(s, at);
+                    }
+                }
+            }
+        }
         self.loose.retain(|_, (at, _)| *at >= horizon);
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.by_slot.capacity() * std::mem::size_of::<CtxEntry>()
+        self.times.heap_bytes()
+            + self.words.heap_bytes()
             + self.present.heap_bytes()
+            + self.far_times.capacity() * 13
             + self.loose.heap_bytes()
     }
 
     /// Every entry as `(key, entry)`; the keys of per-slot entries come from `store`.
     fn entries<'a>(&'a self, store: &'a ThreadStore) -> impl Iterator<Item = (u64, CtxEntry)> + 'a {
-        let slotted = (0..self.by_slot.len())
+        let slotted = (0..self.times.len())
             .filter(|&s| self.present.contains(s))
-            .map(|s| (store.get(s as u32).key, self.by_slot[s]));
+            .map(|s| (store.get(s as u32).key, (self.time_at(s), self.words[s])));
         self.loose.iter().chain(slotted)
     }
 
@@ -131,7 +238,7 @@ impl<'de> Deserialize<'de> for ReplyContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::{fmix64, FastMap};
+    use crate::hash::fmix64;
     use crate::threads::{Slot, IDS_BRAND_CONV, NONE32};
 
     /// Entries moving between slots and the map read back like one map, through slot reuse,
@@ -142,20 +249,29 @@ mod tests {
         let mut ctx = ReplyContext::default();
         let mut want: FastMap<u64, CtxEntry> = FastMap::default();
         let mut x = 7u64;
+        const DAY: i64 = 86_400_000;
         for t in 0..30_000i64 {
+            // ~35 days in all: the per-slot base moves a few times.
+            let now = 1_700_000_000_000 + t * 100_000;
             x = fmix64(x.wrapping_add(t as u64));
             let key = (x % 2_000) * 2 + 1;
             let slot = store.find(key);
             match x % 11 {
                 0..=4 => {
-                    let v = (t, ContentWords::default());
+                    // Mostly the clock; some far ahead or behind (times kept whole).
+                    let at = match x % 53 {
+                        0 => now + 60 * DAY,
+                        1 => i64::MIN + 5,
+                        _ => now,
+                    };
+                    let v = (at, ContentWords::default());
                     ctx.set(key, slot, v);
                     want.insert(key, v);
                 }
                 5 | 6 if slot.is_none() => {
                     let s = store.insert(Slot {
                         key,
-                        last_ms: t,
+                        last_ms: now,
                         seq: 0,
                         ids: IDS_BRAND_CONV,
                         inbound: 0,
@@ -169,16 +285,19 @@ mod tests {
                         store.remove(s);
                     }
                 }
-                8 if t % 1_000 == 0 => {
-                    ctx.retain_since(t - 5_000);
-                    want.retain(|_, (at, _)| *at >= t - 5_000);
-                }
                 _ => {}
             }
+            if t % 1_000 == 999 {
+                ctx.retain_since(now - 5 * DAY);
+                want.retain(|_, (at, _)| *at >= now - 5 * DAY);
+            }
             let slot = store.find(key);
-            assert_eq!(ctx.get(key, slot), want.get(&key));
+            assert_eq!(ctx.get(key, slot), want.get(&key).copied());
+            assert_eq!(ctx.words(key, slot), want.get(&key).map(|e| e.1));
         }
         assert_eq!(ctx.count(), want.len());
+        assert!(!ctx.far_times.is_empty());
+        assert!(ctx.base > 1_700_000_000_000 + 20 * DAY);
         let bytes = postcard::to_stdvec(&CtxOut {
             ctx: &ctx,
             store: &store,
@@ -189,7 +308,7 @@ mod tests {
         let mut back: ReplyContext = postcard::from_bytes(&bytes).unwrap();
         back.attach_all(&store);
         for (k, v) in &want {
-            assert_eq!(back.get(*k, store.find(*k)), Some(v));
+            assert_eq!(back.get(*k, store.find(*k)), Some(*v));
         }
     }
 }

@@ -1,9 +1,9 @@
 //! [`DenseMap`]: a map from 64-bit hashes to small `Copy` values whose entries sit in dense
 //! vectors (keys and values apart, so a 4-byte value costs 12 bytes, not a padded 16),
-//! indexed by a table of 4-byte positions. A `HashMap<u64, V>` keeps its
+//! indexed by a [`PosTable`] of 4-byte positions. A `HashMap<u64, V>` keeps its
 //! entries in the bucket array itself, which hashbrown holds at most 7/8 full and grows by
 //! doubling, so just past a power of two it carries twice as many entry-sized buckets as
-//! entries; here only the 4-byte positions pay for that slack. Used for the per-event dedup
+//! entries; here only the 4-byte positions pay for (a smaller) slack. Used for the per-event dedup
 //! set and the per-user reply context, the engine's largest maps.
 //!
 //! It serializes exactly as a map of its live entries, so snapshots keep the layout of the
@@ -12,10 +12,12 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use hashbrown::HashTable;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::chunks::{ChunkVec, CHUNK, CHUNK_BITS};
+use crate::table::{PosTable, Vacant};
 
 #[inline]
 fn spread(k: u64) -> u64 {
@@ -61,6 +63,20 @@ impl Bits {
         }
     }
 
+    /// Every set index, in order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + b
+                })
+            })
+        })
+    }
+
     pub fn count(&self) -> usize {
         self.0.iter().map(|w| w.count_ones() as usize).sum()
     }
@@ -72,22 +88,22 @@ impl Bits {
 
 #[derive(Debug, Clone)]
 pub struct DenseMap<V> {
-    keys: Vec<u64>,
-    vals: Vec<V>,
+    keys: ChunkVec<u64>,
+    vals: ChunkVec<V>,
     /// Bit `i` is set when entry `i` is live.
     live: Bits,
     free: Vec<u32>,
-    table: HashTable<u32>,
+    table: PosTable,
 }
 
 impl<V> Default for DenseMap<V> {
     fn default() -> Self {
         DenseMap {
-            keys: Vec::new(),
-            vals: Vec::new(),
+            keys: ChunkVec::default(),
+            vals: ChunkVec::default(),
             live: Bits::default(),
             free: Vec::new(),
-            table: HashTable::new(),
+            table: PosTable::default(),
         }
     }
 }
@@ -99,9 +115,7 @@ impl<V: Copy> DenseMap<V> {
 
     fn find(&self, k: u64) -> Option<u32> {
         let keys = &self.keys;
-        self.table
-            .find(spread(k), |&i| keys[i as usize] == k)
-            .copied()
+        self.table.find(spread(k), |i| keys[i as usize] == k)
     }
 
     pub fn get(&self, k: &u64) -> Option<&V> {
@@ -110,22 +124,32 @@ impl<V: Copy> DenseMap<V> {
 
     /// Inserts `v` unless `k` is present; returns whether it was present (then unchanged).
     pub fn insert_if_absent(&mut self, k: u64, v: V) -> bool {
-        if self.find(k).is_some() {
-            return true;
+        let keys = &self.keys;
+        match self
+            .table
+            .find_or_vacant(spread(k), |i| keys[i as usize] == k)
+        {
+            Ok(_) => true,
+            Err(at) => {
+                self.add(k, v, at);
+                false
+            }
         }
-        self.add(k, v);
-        false
     }
 
     /// Inserts or replaces.
     pub fn insert(&mut self, k: u64, v: V) {
-        match self.find(k) {
-            Some(i) => self.vals[i as usize] = v,
-            None => self.add(k, v),
+        let keys = &self.keys;
+        match self
+            .table
+            .find_or_vacant(spread(k), |i| keys[i as usize] == k)
+        {
+            Ok(i) => self.vals[i as usize] = v,
+            Err(at) => self.add(k, v, at),
         }
     }
 
-    fn add(&mut self, k: u64, v: V) {
+    fn add(&mut self, k: u64, v: V, at: Vacant) {
         let i = match self.free.pop() {
             Some(i) => {
                 self.keys[i as usize] = k;
@@ -139,19 +163,20 @@ impl<V: Copy> DenseMap<V> {
             }
         };
         self.live.set(i as usize, true);
-        let keys = &self.keys;
-        self.table
-            .insert_unique(spread(k), i, |&j| spread(keys[j as usize]));
+        let (keys, live) = (&self.keys, &self.live);
+        self.table.insert_vacant(at, i, keys.len(), || {
+            live.iter().map(|j| (j as u32, spread(keys[j])))
+        });
     }
 
     /// Removes `k`, returning its value.
     pub fn remove(&mut self, k: u64) -> Option<V> {
         let keys = &self.keys;
-        let e = self
-            .table
-            .find_entry(spread(k), |&i| keys[i as usize] == k)
-            .ok()?;
-        let (i, _) = e.remove();
+        let i = self.table.remove(
+            spread(k),
+            |i| keys[i as usize] == k,
+            |j| spread(keys[j as usize]),
+        )?;
         self.live.set(i as usize, false);
         self.free.push(i);
         Some(self.vals[i as usize])
@@ -159,20 +184,35 @@ impl<V: Copy> DenseMap<V> {
 
     /// Keeps the entries for which `keep` is true (it may also change the kept values).
     pub fn retain(&mut self, mut keep: impl FnMut(u64, &mut V) -> bool) {
-        let (keys, vals, table, free) =
-            (&self.keys, &mut self.vals, &mut self.table, &mut self.free);
-        self.live.retain(|i| {
-            let k = keys[i];
-            if keep(k, &mut vals[i]) {
-                return true;
+        // Word by word of the live bits; a word's 64 entries sit in one chunk, so the loop
+        // indexes that chunk's arrays directly.
+        let mut dropped: Vec<(u32, u64)> = Vec::new();
+        for w in 0..self.live.0.len() {
+            let mut bits = self.live.0[w];
+            if bits == 0 {
+                continue;
             }
-            let at = i as u32;
-            if let Ok(e) = table.find_entry(spread(k), |&j| j == at) {
-                e.remove();
+            let first = w * 64;
+            let c = first >> CHUNK_BITS;
+            let (keys, vals) = (self.keys.chunk(c), self.vals.chunk_mut(c));
+            let mut word = bits;
+            while bits != 0 {
+                let b = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let j = (first & (CHUNK - 1)) + b;
+                if !keep(keys[j], &mut vals[j]) {
+                    word &= !(1 << b);
+                    dropped.push(((first + b) as u32, keys[j]));
+                }
             }
-            free.push(at);
-            false
-        });
+            self.live.0[w] = word;
+        }
+        let keys = &self.keys;
+        for &(at, k) in &dropped {
+            self.table
+                .remove(spread(k), |j| j == at, |j| spread(keys[j as usize]));
+            self.free.push(at);
+        }
         if self.table.is_empty() {
             // Nothing live: give the slack back (expiry after a burst).
             *self = DenseMap::default();
@@ -181,11 +221,11 @@ impl<V: Copy> DenseMap<V> {
 
     /// Heap bytes held (capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.keys.capacity() * 8
-            + self.vals.capacity() * std::mem::size_of::<V>()
+        self.keys.heap_bytes()
+            + self.vals.heap_bytes()
             + self.live.heap_bytes()
             + self.free.capacity() * 4
-            + self.table.capacity() * 5
+            + self.table.heap_bytes()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {

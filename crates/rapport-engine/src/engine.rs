@@ -484,8 +484,8 @@ impl Engine {
                 }
             };
             for k in 0..4 {
-                if let Some(r) = self.st.cohort.get(self.st.cursors[k]) {
-                    consider(r.opened_ms + self.stage_ms[k], Timer::Stage(k));
+                if let Some(o) = self.st.cohort.opened_ms(self.st.cursors[k]) {
+                    consider(o + self.stage_ms[k], Timer::Stage(k));
                 }
             }
             if let Some(Reverse((d, _))) = self.st.sla.peek() {
@@ -500,8 +500,8 @@ impl Engine {
             if self.st.started {
                 consider(self.st.next_boundary - 1, Timer::Boundary);
             }
-            if let Some(r) = self.st.cohort.get(self.st.cursors[4]) {
-                consider(r.opened_ms + self.stage_ms[4], Timer::Stage(4));
+            if let Some(o) = self.st.cohort.opened_ms(self.st.cursors[4]) {
+                consider(o + self.stage_ms[4], Timer::Stage(4));
             }
             if self.st.started {
                 consider(self.st.next_sweep, Timer::Sweep);

@@ -50,6 +50,8 @@
 
 mod calendar;
 mod config;
+
+mod chunks;
 mod ctx;
 mod daily;
 mod dedup;
@@ -61,6 +63,7 @@ mod rows;
 mod rules;
 mod simhash;
 mod sketch;
+mod table;
 mod threads;
 mod touch;
 

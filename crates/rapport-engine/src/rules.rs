@@ -67,7 +67,7 @@ impl Engine {
     // ---- threads ----
 
     fn rec(&self, seq: u64) -> CohortRec {
-        self.st.cohort.get(seq).copied().unwrap_or(CohortRec {
+        self.st.cohort.get(seq).unwrap_or(CohortRec {
             opened_ms: 0,
             bp: 0,
             slot: NONE32,
@@ -80,17 +80,19 @@ impl Engine {
     }
 
     fn set_flags(&mut self, seq: u64, on: u16, off: u16) {
-        if let Some(r) = self.st.cohort.get_mut(seq) {
-            r.flags = (r.flags | on) & !off;
-        }
+        self.st.cohort.update_flags(seq, |f| (f | on) & !off);
     }
 
     fn mark_dirty(&mut self, seq: u64) {
-        if let Some(r) = self.st.cohort.get_mut(seq) {
-            if r.flags & (flag::DIRTY | flag::DETACHED) == 0 {
-                r.flags |= flag::DIRTY;
-                self.st.dirty.push(seq);
+        let was = self.st.cohort.update_flags(seq, |f| {
+            if f & (flag::DIRTY | flag::DETACHED) == 0 {
+                f | flag::DIRTY
+            } else {
+                f
             }
+        });
+        if was.is_some_and(|f| f & (flag::DIRTY | flag::DETACHED) == 0) {
+            self.st.dirty.push(seq);
         }
     }
 
@@ -122,7 +124,7 @@ impl Engine {
         if let Extra::Inbound(words) = &item.extra {
             // After the thread rules, which may have given the key a slot (nothing there
             // reads the context).
-            let slot = self.st.store.find(key);
+            let slot = self.st.store.find_recent(key);
             self.st.ctx.set(key, slot, (t, *words));
         }
     }
@@ -133,7 +135,7 @@ impl Engine {
         if item.user().is_empty() {
             return;
         }
-        let Some(slot) = self.st.store.find(key) else {
+        let Some(slot) = self.st.store.find_recent(key) else {
             let prev = self.st.recent.remove(&key);
             self.open_thread(item, None, prev);
             return;
@@ -229,11 +231,11 @@ impl Engine {
     fn mark_return(&mut self, low: u32, t: i64) {
         let window = EngineConfig::ms(self.cfg.return_window_seconds);
         if let Some(seq) = self.st.cohort.resolve(low) {
-            if let Some(r) = self.st.cohort.get_mut(seq) {
+            self.st.cohort.update(seq, |r| {
                 if t > r.opened_ms && t <= r.opened_ms + window {
                     r.flags |= flag::RETURNED;
                 }
-            }
+            });
         }
     }
 
@@ -299,7 +301,7 @@ impl Engine {
         }
         let key = item.key;
         let mut thread = None;
-        match self.st.store.find(key) {
+        match self.st.store.find_recent(key) {
             Some(slot) => {
                 let s = *self.st.store.get(slot);
                 match self.slot_thread(slot) {
@@ -351,12 +353,12 @@ impl Engine {
         let resp = u32::try_from(t - r.opened_ms).unwrap_or(NONE32 - 1);
         let moved = !r.has(flag::PRIVATE) && item.channel == Channel::Private;
         self.settle_pending(seq, r);
-        if let Some(rm) = self.st.cohort.get_mut(seq) {
+        self.st.cohort.update(seq, |rm| {
             rm.resp = resp;
             rm.flags = (rm.flags & !flag::AWAITING)
                 | flag::ANSWERED
                 | if moved { flag::MOVED_PRIVATE } else { 0 };
-        }
+        });
         self.st.store.set_response(slot, item.object());
         let brand = self.st.bps[r.bp as usize].brand as usize;
         let resp_at = r.opened_ms + i64::from(resp);
@@ -390,7 +392,7 @@ impl Engine {
 
     fn brand_reaction(&mut self, item: &Item) {
         let t = item.t;
-        if let Some(slot) = self.st.store.find(item.key) {
+        if let Some(slot) = self.st.store.find_recent(item.key) {
             if let Some(seq) = self.slot_thread(slot) {
                 let s = *self.st.store.get(slot);
                 let r = self.rec(seq);
@@ -398,12 +400,12 @@ impl Engine {
                     return;
                 }
                 if r.ack == NONE32 {
-                    if let (Some(rm), Ok(d)) =
-                        (self.st.cohort.get_mut(seq), u32::try_from(t - r.opened_ms))
-                    {
+                    if let Ok(d) = u32::try_from(t - r.opened_ms) {
                         if d < NONE32 {
-                            rm.ack = d;
-                            rm.flags |= flag::ACKED;
+                            self.st.cohort.update(seq, |rm| {
+                                rm.ack = d;
+                                rm.flags |= flag::ACKED;
+                            });
                         }
                     }
                 }
@@ -416,7 +418,7 @@ impl Engine {
     /// Any other item between a user and the brand keeps a live thread from going silent.
     fn activity(&mut self, item: &Item) {
         let t = item.t;
-        if let Some(slot) = self.st.store.find(item.key) {
+        if let Some(slot) = self.st.store.find_recent(item.key) {
             if let Some(seq) = self.slot_thread(slot) {
                 let s = *self.st.store.get(slot);
                 if self.silent(&s, t) && !self.rec(seq).has(flag::AWAITING) {
@@ -552,8 +554,7 @@ impl Engine {
                     self.remove_slot(r.slot, t);
                 }
                 if self.st.cohort.base == seq {
-                    self.st.cohort.recs.pop_front();
-                    self.st.cohort.base += 1;
+                    self.st.cohort.pop_front();
                 }
             }
             _ => {}
@@ -561,7 +562,7 @@ impl Engine {
     }
 
     pub(crate) fn sla_deadline(&mut self, seq: u64, t: i64) {
-        let Some(r) = self.st.cohort.get(seq).copied() else {
+        let Some(r) = self.st.cohort.get(seq) else {
             return;
         };
         if r.has(flag::SLA_DONE) {
@@ -740,12 +741,12 @@ impl Engine {
         let m = fp.lookup(brand, f.simhash, f.exact, enough);
         fp.insert(brand, t, f.simhash, f.exact);
         let templated = m.near >= enough || m.exact;
-        let slot = self.st.store.find(item.key);
+        let slot = self.st.store.find_recent(item.key);
         let shared = self
             .st
             .ctx
-            .get(item.key, slot)
-            .map_or(0, |(_, w)| f.words.shared_with(w));
+            .words(item.key, slot)
+            .map_or(0, |w| f.words.shared_with(&w));
         let personal = !templated && (f.addresses_by_name || shared >= 2);
         let b = &self.st.bps[item.bp as usize];
         let rows = &mut self.st.out.personal_touch;

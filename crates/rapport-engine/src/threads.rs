@@ -2,19 +2,20 @@
 //! only; the rules of METRICS.md §2 that move threads between states live in `engine.rs`.
 //!
 //! - [`ThreadStore`]: one 32-byte [`Slot`] per `(brand, platform, user)` key that has an open
-//!   thread or a recent brand-initiated conversation, in a slab indexed by a `HashTable` of
+//!   thread or a recent brand-initiated conversation, in a slab indexed by a [`PosTable`] of
 //!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
 //!   opening and first-response item ids) live in one shared byte arena.
-//! - [`Cohort`]: one 32-byte [`CohortRec`] per thread, in opening order, kept until the
+//! - [`Cohort`]: one [`CohortRec`] per thread (24 bytes as stored), in opening order, kept until the
 //!   thread's last time-based figure (the 30-day return window) is settled. Because threads
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
 //!   so those timers are cursors, not heaps.
 
-use std::collections::VecDeque;
-
-use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
+
+use crate::chunks::{ChunkDeque, ChunkVec};
+use crate::hash::FastMap;
+use crate::table::PosTable;
 
 /// `Slot::ids` of a brand-initiated conversation with no earlier thread.
 pub const IDS_BRAND_CONV: u32 = u32::MAX;
@@ -47,17 +48,20 @@ const FREE_KEY: u64 = 0;
 
 #[derive(Debug, Default)]
 pub struct ThreadStore {
-    slots: Vec<Slot>,
+    slots: ChunkVec<Slot>,
     free: Vec<u32>,
-    table: HashTable<u32>,
+    table: PosTable,
     arena: Vec<u8>,
     garbage: usize,
+    /// The last key looked up by `find_recent` and its slot (`NONE32`: none): an item's
+    /// rules look the same key up two or three times. Reset by every insert and removal.
+    recent: (u64, u32),
 }
 
 /// The serialized form: the hash table is rebuilt from the slots on restore.
 #[derive(Serialize, Deserialize)]
 struct ThreadStoreRepr {
-    slots: Vec<Slot>,
+    slots: ChunkVec<Slot>,
     free: Vec<u32>,
     arena: Vec<u8>,
     garbage: usize,
@@ -78,19 +82,15 @@ impl Serialize for ThreadStore {
 impl<'de> Deserialize<'de> for ThreadStore {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = ThreadStoreRepr::deserialize(d)?;
-        let mut table = HashTable::with_capacity(r.slots.len() - r.free.len().min(r.slots.len()));
-        for (i, s) in r.slots.iter().enumerate() {
-            if s.key != FREE_KEY {
-                let slots = &r.slots;
-                table.insert_unique(s.key, i as u32, |&j| slots[j as usize].key);
-            }
-        }
+        let live = r.slots.len() - r.free.len().min(r.slots.len());
+        let table = PosTable::build(live, r.slots.len(), ThreadStore::entries(&r.slots));
         Ok(ThreadStore {
             slots: r.slots,
             free: r.free,
             table,
             arena: r.arena,
             garbage: r.garbage,
+            recent: (FREE_KEY, NONE32),
         })
     }
 }
@@ -170,11 +170,29 @@ impl ThreadStore {
         self.table.len()
     }
 
+    /// `(slot, key)` of every live slot, in slab order: what the index is rebuilt from.
+    fn entries(slots: &ChunkVec<Slot>) -> impl Iterator<Item = (u32, u64)> + '_ {
+        slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.key != FREE_KEY)
+            .map(|(i, s)| (i as u32, s.key))
+    }
+
     pub fn find(&self, key: u64) -> Option<u32> {
         let slots = &self.slots;
-        self.table
-            .find(key, |&i| slots[i as usize].key == key)
-            .copied()
+        self.table.find(key, |i| slots[i as usize].key == key)
+    }
+
+    /// [`ThreadStore::find`], answering a repeated lookup of the last key at once.
+    #[inline]
+    pub fn find_recent(&mut self, key: u64) -> Option<u32> {
+        if self.recent.0 == key && key != FREE_KEY {
+            return (self.recent.1 != NONE32).then_some(self.recent.1);
+        }
+        let found = self.find(key);
+        self.recent = (key, found.unwrap_or(NONE32));
+        found
     }
 
     pub fn get(&self, slot: u32) -> &Slot {
@@ -199,7 +217,8 @@ impl ThreadStore {
         };
         let slots = &self.slots;
         self.table
-            .insert_unique(s.key, idx, |&j| slots[j as usize].key);
+            .insert(s.key, idx, slots.len(), || ThreadStore::entries(slots));
+        self.recent = (FREE_KEY, NONE32);
         idx
     }
 
@@ -209,13 +228,10 @@ impl ThreadStore {
             return;
         }
         self.release_ids(slot);
+        self.recent = (FREE_KEY, NONE32);
         let slots = &self.slots;
-        if let Ok(e) = self
-            .table
-            .find_entry(s.key, |&i| i == slot && slots[i as usize].key == s.key)
-        {
-            e.remove();
-        }
+        self.table
+            .remove(s.key, |i| i == slot, |j| slots[j as usize].key);
         self.slots[slot as usize] = Slot {
             key: FREE_KEY,
             last_ms: i64::MIN,
@@ -378,11 +394,11 @@ impl ThreadStore {
             .collect()
     }
 
-    /// Heap bytes held by the store (capacities; the table's 4-byte slots plus 1 control byte).
+    /// Heap bytes held by the store (capacities).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<Slot>()
+        self.slots.heap_bytes()
             + self.free.capacity() * 4
-            + self.table.capacity() * 5
+            + self.table.heap_bytes()
             + self.arena.capacity()
     }
 }
@@ -424,11 +440,38 @@ impl CohortRec {
     }
 }
 
+/// A [`CohortRec`] as stored: 24 bytes instead of 32. `opened_ms` is an offset from the
+/// opening time of its chunk's first record (threads open in event-time order, so a chunk
+/// spans minutes to hours), and `bp`, `flags` and `band` share one word. What does not fit
+/// (an offset of 2^32 − 1 ms or more, or outside the order; a `bp` of 2^18 − 1 or more) is
+/// kept whole in a side map by sequence number, so every record reads back exactly.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    off: u32,
+    slot: u32,
+    resp: u32,
+    ack: u32,
+    sla_s: u32,
+    /// `bp` in the low 18 bits, `flags` (11 bits) above it, `band` (3 bits) on top.
+    meta: u32,
+}
+
+const BP_BITS: u32 = 18;
+const BP_FAR: u32 = (1 << BP_BITS) - 1;
+const FLAG_BITS: u32 = 11;
+const OFF_FAR: u32 = u32::MAX;
+
 /// Thread outcomes in opening order, addressed by a 64-bit sequence number.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default)]
 pub struct Cohort {
     pub base: u64,
-    pub recs: VecDeque<CohortRec>,
+    recs: ChunkDeque<Packed>,
+    /// `opened_ms` of the first record pushed into each chunk of `recs`.
+    chunk_ms: Vec<i64>,
+    /// `opened_ms` of records whose offset does not fit, by sequence number.
+    far_ms: FastMap<u64, i64>,
+    /// `bp` of records whose `bp` does not fit, by sequence number.
+    far_bp: FastMap<u64, u32>,
 }
 
 impl Cohort {
@@ -436,9 +479,62 @@ impl Cohort {
         self.base + self.recs.len() as u64
     }
 
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
     pub fn push(&mut self, r: CohortRec) -> u64 {
-        self.recs.push_back(r);
-        self.next_seq() - 1
+        debug_assert!(u32::from(r.flags) < 1 << FLAG_BITS && r.band < 8);
+        let seq = self.next_seq();
+        let chunk = self.recs.chunk_of(self.recs.len());
+        if chunk >= self.chunk_ms.len() {
+            self.chunk_ms.push(r.opened_ms);
+        }
+        let off = r
+            .opened_ms
+            .checked_sub(self.chunk_ms[chunk])
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != OFF_FAR)
+            .unwrap_or_else(|| {
+                self.far_ms.insert(seq, r.opened_ms);
+                OFF_FAR
+            });
+        let bp = if r.bp < BP_FAR {
+            r.bp
+        } else {
+            self.far_bp.insert(seq, r.bp);
+            BP_FAR
+        };
+        self.recs.push_back(Packed {
+            off,
+            slot: r.slot,
+            resp: r.resp,
+            ack: r.ack,
+            sla_s: r.sla_s,
+            meta: bp | Self::meta_of(&r),
+        });
+        seq
+    }
+
+    #[inline]
+    fn meta_of(r: &CohortRec) -> u32 {
+        (u32::from(r.flags) << BP_BITS) | (u32::from(r.band) << (BP_BITS + FLAG_BITS))
+    }
+
+    /// Forgets the oldest record.
+    pub fn pop_front(&mut self) {
+        if let Some(p) = self.recs.pop_front() {
+            if p.off == OFF_FAR {
+                self.far_ms.remove(&self.base);
+            }
+            if p.meta & BP_FAR == BP_FAR {
+                self.far_bp.remove(&self.base);
+            }
+            self.base += 1;
+            if self.chunk_ms.len() > self.recs.chunk_count() {
+                self.chunk_ms.remove(0);
+            }
+        }
     }
 
     /// The full sequence number of a stored low-32-bit one, if that record is still kept.
@@ -447,24 +543,143 @@ impl Cohort {
         ((off as usize) < self.recs.len()).then(|| self.base + u64::from(off))
     }
 
-    pub fn get(&self, seq: u64) -> Option<&CohortRec> {
-        seq.checked_sub(self.base)
-            .and_then(|i| self.recs.get(i as usize))
+    #[inline(always)]
+    fn opened_at(&self, seq: u64, i: usize, p: &Packed) -> i64 {
+        if p.off == OFF_FAR {
+            self.far_ms.get(&seq).copied().unwrap_or(0)
+        } else {
+            self.chunk_ms[self.recs.chunk_of(i)] + i64::from(p.off)
+        }
     }
 
-    pub fn get_mut(&mut self, seq: u64) -> Option<&mut CohortRec> {
-        seq.checked_sub(self.base)
-            .and_then(|i| self.recs.get_mut(i as usize))
+    /// `opened_ms` of a kept record.
+    #[inline]
+    pub fn opened_ms(&self, seq: u64) -> Option<i64> {
+        let i = seq.checked_sub(self.base)? as usize;
+        let p = self.recs.get(i)?;
+        Some(self.opened_at(seq, i, p))
+    }
+
+    #[inline(always)]
+    pub fn get(&self, seq: u64) -> Option<CohortRec> {
+        let i = seq.checked_sub(self.base)? as usize;
+        let p = self.recs.get(i)?;
+        let bp = match p.meta & BP_FAR {
+            BP_FAR => self.far_bp.get(&seq).copied().unwrap_or(BP_FAR),
+            bp => bp,
+        };
+        Some(CohortRec {
+            opened_ms: self.opened_at(seq, i, p),
+            bp,
+            slot: p.slot,
+            resp: p.resp,
+            ack: p.ack,
+            sla_s: p.sla_s,
+            flags: ((p.meta >> BP_BITS) & ((1 << FLAG_BITS) - 1)) as u16,
+            band: (p.meta >> (BP_BITS + FLAG_BITS)) as u8,
+        })
+    }
+
+    /// Changes a kept record through `f`, which may change every field but `opened_ms` and
+    /// `bp`; returns what `f` returns, or `None` if the record is gone.
+    #[inline]
+    pub fn update<R>(&mut self, seq: u64, f: impl FnOnce(&mut CohortRec) -> R) -> Option<R> {
+        let mut r = self.get(seq)?;
+        let (opened, bp) = (r.opened_ms, r.bp);
+        let out = f(&mut r);
+        debug_assert!(r.opened_ms == opened && r.bp == bp);
+        debug_assert!(u32::from(r.flags) < 1 << FLAG_BITS && r.band < 8);
+        let i = (seq - self.base) as usize;
+        let p = self.recs.get_mut(i)?;
+        p.slot = r.slot;
+        p.resp = r.resp;
+        p.ack = r.ack;
+        p.sla_s = r.sla_s;
+        p.meta = (p.meta & BP_FAR) | Self::meta_of(&r);
+        Some(out)
+    }
+
+    /// Changes only the flags of a kept record (no unpacking of the other fields); returns
+    /// the flags before, or `None` if the record is gone.
+    #[inline]
+    pub fn update_flags(&mut self, seq: u64, f: impl FnOnce(u16) -> u16) -> Option<u16> {
+        let i = seq.checked_sub(self.base)? as usize;
+        let p = self.recs.get_mut(i)?;
+        let shift = BP_BITS;
+        let fmask = ((1u32 << FLAG_BITS) - 1) << shift;
+        let old = ((p.meta & fmask) >> shift) as u16;
+        let new = f(old);
+        debug_assert!(u32::from(new) < 1 << FLAG_BITS);
+        p.meta = (p.meta & !fmask) | (u32::from(new) << shift);
+        Some(old)
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.recs.capacity() * std::mem::size_of::<CohortRec>()
+        self.recs.heap_bytes()
+            + self.chunk_ms.capacity() * 8
+            + self.far_ms.capacity() * 17
+            + self.far_bp.capacity() * 13
+    }
+
+    fn iter(&self) -> impl Iterator<Item = CohortRec> + '_ {
+        (0..self.recs.len() as u64).filter_map(move |i| self.get(self.base + i))
+    }
+}
+
+/// Snapshots keep the layout of the plain form: `base`, then every record whole.
+#[derive(Serialize)]
+struct CohortOut<'a> {
+    base: u64,
+    recs: RecsOut<'a>,
+}
+
+struct RecsOut<'a>(&'a Cohort);
+
+impl Serialize for RecsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut q = s.serialize_seq(Some(self.0.len()))?;
+        for r in self.0.iter() {
+            q.serialize_element(&r)?;
+        }
+        q.end()
+    }
+}
+
+#[derive(Deserialize)]
+struct CohortIn {
+    base: u64,
+    recs: Vec<CohortRec>,
+}
+
+impl Serialize for Cohort {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CohortOut {
+            base: self.base,
+            recs: RecsOut(self),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cohort {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = CohortIn::deserialize(d)?;
+        let mut c = Cohort {
+            base: r.base,
+            ..Cohort::default()
+        };
+        for rec in r.recs {
+            c.push(rec);
+        }
+        Ok(c)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
 
     fn slot(key: u64) -> Slot {
         Slot {
@@ -480,7 +695,7 @@ mod tests {
     #[test]
     fn layout_is_compact() {
         assert_eq!(std::mem::size_of::<Slot>(), 32);
-        assert_eq!(std::mem::size_of::<CohortRec>(), 32);
+        assert_eq!(std::mem::size_of::<Packed>(), 24);
     }
 
     #[test]
@@ -518,6 +733,31 @@ mod tests {
         let back: ThreadStore = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(back.find(5), st.find(5));
         assert_eq!(back.len(), st.len());
+    }
+
+    /// The remembered last lookup never answers differently from the table, through
+    /// inserts and removals of that key.
+    #[test]
+    fn find_recent_matches_find() {
+        let mut st = ThreadStore::default();
+        let mut x = 5u64;
+        for round in 0..20_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(round));
+            let key = x % 300 + 1;
+            assert_eq!(st.find_recent(key), st.find(key));
+            match (x >> 20) % 3 {
+                0 if st.find(key).is_none() => {
+                    st.insert(slot(key));
+                }
+                1 => {
+                    if let Some(i) = st.find(key) {
+                        st.remove(i);
+                    }
+                }
+                _ => {}
+            }
+            assert_eq!(st.find_recent(key), st.find(key));
+        }
     }
 
     #[test]
@@ -564,6 +804,95 @@ mod tests {
         check(&st);
     }
 
+    /// The packed cohort reads back like a plain deque of records, across offsets and `bp`s
+    /// that do and do not fit, and snapshots keep the plain form's bytes.
+    #[test]
+    fn cohort_behaves_like_a_deque_of_records() {
+        #[derive(Serialize)]
+        struct Plain<'a> {
+            base: u64,
+            recs: &'a VecDeque<CohortRec>,
+        }
+        let mut c = Cohort::default();
+        let mut want: VecDeque<CohortRec> = VecDeque::new();
+        let mut base = 0u64;
+        let mut x = 11u64;
+        let mut t = 1_700_000_000_000i64;
+        for round in 0..20_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(round));
+            match x % 10 {
+                0..=5 => {
+                    t += (x % 5_000) as i64;
+                    let opened_ms = match x % 97 {
+                        0 => t + 60 * 86_400_000,
+                        1 => i64::MIN + (x % 7) as i64,
+                        2 => t - 3,
+                        3 => {
+                            t += 50 * 86_400_000;
+                            t
+                        }
+                        _ => t,
+                    };
+                    let r = CohortRec {
+                        opened_ms,
+                        bp: if x % 89 == 0 {
+                            u32::MAX - (x % 3) as u32
+                        } else {
+                            (x % 300) as u32
+                        },
+                        slot: (x >> 20) as u32,
+                        resp: NONE32,
+                        ack: NONE32,
+                        sla_s: (x >> 40) as u32,
+                        flags: flag::AWAITING,
+                        band: (x % 5) as u8,
+                    };
+                    assert_eq!(c.push(r), base + want.len() as u64);
+                    want.push_back(r);
+                }
+                6 | 7 if !want.is_empty() => {
+                    let i = (x >> 8) as usize % want.len();
+                    let seq = base + i as u64;
+                    let w = &mut want[i];
+                    w.flags ^= flag::ANSWERED | (1 << 10);
+                    w.resp = (x >> 30) as u32;
+                    w.band = ((x >> 3) % 5) as u8;
+                    let w = *w;
+                    c.update(seq, |r| {
+                        r.resp = w.resp;
+                        r.band = w.band;
+                    });
+                    c.update_flags(seq, |_| w.flags);
+                }
+                _ => {
+                    if want.pop_front().is_some() {
+                        base += 1;
+                    }
+                    c.pop_front();
+                }
+            }
+            assert_eq!(c.next_seq(), base + want.len() as u64);
+            let probe = base + (x >> 12) % (want.len() as u64 + 2);
+            assert_eq!(
+                c.get(probe),
+                probe
+                    .checked_sub(base)
+                    .and_then(|i| want.get(i as usize).copied())
+            );
+            assert_eq!(c.opened_ms(probe), c.get(probe).map(|r| r.opened_ms));
+        }
+        assert!(c.iter().eq(want.iter().copied()));
+        assert!(!c.far_ms.is_empty() && !c.far_bp.is_empty());
+        let bytes = postcard::to_stdvec(&c).unwrap();
+        assert_eq!(
+            bytes,
+            postcard::to_stdvec(&Plain { base, recs: &want }).unwrap()
+        );
+        let back: Cohort = postcard::from_bytes(&bytes).unwrap();
+        assert!(back.iter().eq(want.iter().copied()));
+        assert_eq!(back.base, base);
+    }
+
     #[test]
     fn cohort_resolves_only_kept_records() {
         let mut c = Cohort::default();
@@ -579,8 +908,7 @@ mod tests {
                 band: 0,
             });
         }
-        c.recs.pop_front();
-        c.base += 1;
+        c.pop_front();
         assert_eq!(c.resolve(0), None);
         assert_eq!(c.resolve(3), Some(3));
         assert_eq!(c.resolve(5), None);
