@@ -671,7 +671,7 @@ impl Votes {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, h: u64) {
         for (k, lane) in self.lanes.iter_mut().enumerate() {
             *lane += (h >> k) & Self::LANE_MASK;
@@ -694,7 +694,17 @@ impl Votes {
     }
 
     /// Bit `b` is set when more shingles voted 1 than 0 for it (ties give 0).
-    fn finish(mut self) -> u64 {
+    fn finish(&mut self) -> u64 {
+        if self.n == self.pending {
+            // Nothing flushed: every count is still a byte of the lanes (≤ n ≤ 254), so the
+            // majority test runs on all eight counts of a lane at once. With t = n/2 + 1, a
+            // count c ≥ t exactly when c + 128 − t reaches 128, and that sum stays below 256
+            // (c ≤ n), so no byte carries into the next.
+            let add = (128 - (self.n / 2 + 1)) as u64 * Self::LANE_MASK;
+            return self.lanes.iter().enumerate().fold(0u64, |h, (k, &lane)| {
+                h | ((((lane + add) >> 7) & Self::LANE_MASK) << k)
+            });
+        }
         self.flush();
         let n = u64::from(self.n);
         self.ones.iter().enumerate().fold(0u64, |h, (b, &c)| {
@@ -1161,7 +1171,9 @@ mod tests {
     #[test]
     fn bit_sliced_votes_match_scalar_votes() {
         let mut x = 0x1234_5678_9ABC_DEF0u64;
-        for n in [0usize, 1, 2, 5, 254, 255, 256, 511, 600] {
+        for n in [
+            0usize, 1, 2, 3, 4, 5, 7, 20, 101, 253, 254, 255, 256, 511, 600,
+        ] {
             let hashes: Vec<u64> = (0..n)
                 .map(|i| {
                     x = fmix64(x.wrapping_add(i as u64));
