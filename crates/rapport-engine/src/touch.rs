@@ -67,6 +67,8 @@ pub struct Tokens {
     ends: Vec<usize>,
     /// The addressed user's first name, reused across replies.
     name: String,
+    /// The word being built by the general tokenizer.
+    word: String,
 }
 
 impl Tokens {
@@ -99,10 +101,6 @@ impl Tokens {
         if !self.ends.is_empty() {
             self.text.push(' ');
         }
-    }
-
-    fn last_is(&self, m: &str) -> bool {
-        self.len() > 0 && self.get(self.len() - 1) == m
     }
 }
 
@@ -157,12 +155,21 @@ pub fn tokenize_into(text: &str, out: &mut Tokens) {
     if text.is_ascii() {
         scan_ascii(text, out);
     } else {
-        tokenize_general(text, out);
+        let mut word = std::mem::take(&mut out.word);
+        tokenize_general(text, out, &mut word);
+        out.word = word;
     }
 }
 
 /// The definition of the normalization, for any text (the ASCII scanner must agree with it).
-fn tokenize_general(text: &str, out: &mut Tokens) {
+/// All-ASCII tokens go through the ASCII scanner's per-character rules; a word of another
+/// token is built lowercased in `word` (a reused buffer) and handed to the sink whole, so
+/// sinks that only need the content words never build the normalized text.
+fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
+    let mut out = Track {
+        sink,
+        last_emoji: false,
+    };
     let body = strip_signature(text);
     let mut leading = true;
     for tok in body.split_whitespace() {
@@ -171,34 +178,39 @@ fn tokenize_general(text: &str, out: &mut Tokens) {
         }
         leading = false;
         if tok.starts_with('@') {
-            out.push_mask(AT);
+            if !out.mask(AT) {
+                return;
+            }
             continue;
         }
         if is_url(tok) {
-            out.push_mask(URL);
+            if !out.mask(URL) {
+                return;
+            }
             continue;
         }
         if tok.is_ascii() {
-            scan_ascii_token(tok, out);
+            if !scan_ascii_token(tok, &mut out) {
+                return;
+            }
             continue;
         }
-        // `open` is the buffer offset where the current word started, if one is open.
-        let mut open: Option<usize> = None;
+        // A word is open while `word` is not empty: it starts with a letter, and a letter
+        // lowercases to at least one character.
+        word.clear();
         let mut chars = tok.chars().peekable();
         while let Some(c) = chars.next() {
-            if c.is_alphabetic() || (c == '\'' && open.is_some()) {
-                if open.is_none() {
-                    out.begin();
-                    open = Some(out.text.len());
-                }
+            if c.is_alphabetic() || (c == '\'' && !word.is_empty()) {
                 if c.is_ascii() {
                     // Same result as `to_lowercase` for ASCII, without the iterator.
-                    out.text.push(c.to_ascii_lowercase());
+                    word.push(c.to_ascii_lowercase());
                 } else {
-                    out.text.extend(c.to_lowercase());
+                    word.extend(c.to_lowercase());
                 }
             } else {
-                close_word(out, &mut open);
+                if !close_word(&mut out, word) {
+                    return;
+                }
                 if c.is_ascii_digit() {
                     while chars
                         .peek()
@@ -206,18 +218,56 @@ fn tokenize_general(text: &str, out: &mut Tokens) {
                     {
                         chars.next();
                     }
-                    out.push_mask(NUM);
+                    if !out.mask(NUM) {
+                        return;
+                    }
                 } else if is_emoji(c) {
                     while chars.peek().is_some_and(|&d| is_emoji(d)) {
                         chars.next();
                     }
-                    if !out.last_is(EMOJI) {
-                        out.push_mask(EMOJI);
+                    if !out.last_emoji && !out.mask(EMOJI) {
+                        return;
                     }
                 }
             }
         }
-        close_word(out, &mut open);
+        if !close_word(&mut out, word) {
+            return;
+        }
+    }
+}
+
+/// Hands the open word (if any) to the sink without its trailing apostrophes, and empties it.
+fn close_word(out: &mut impl AsciiSink, word: &mut String) -> bool {
+    while word.ends_with('\'') {
+        word.pop();
+    }
+    let go = word.is_empty() || out.unicode_word(word);
+    word.clear();
+    go
+}
+
+/// Passes tokens on, remembering whether the last one was the emoji mask (a run of emoji
+/// across tokens is masked once).
+struct Track<'a, S> {
+    sink: &'a mut S,
+    last_emoji: bool,
+}
+
+impl<S: AsciiSink> AsciiSink for Track<'_, S> {
+    fn mask(&mut self, m: &'static str) -> bool {
+        self.last_emoji = m == EMOJI;
+        self.sink.mask(m)
+    }
+
+    fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
+        self.last_emoji = false;
+        self.sink.word(text, start, end)
+    }
+
+    fn unicode_word(&mut self, w: &str) -> bool {
+        self.last_emoji = false;
+        self.sink.unicode_word(w)
     }
 }
 
@@ -229,6 +279,8 @@ trait AsciiSink {
     /// The word `text[start..end]`; `text` is passed whole so a sink may load whole 8-byte
     /// words around it instead of copying it byte by byte.
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool;
+    /// A word of a non-ASCII token, already lowercased, without trailing apostrophes.
+    fn unicode_word(&mut self, w: &str) -> bool;
 }
 
 impl AsciiSink for Tokens {
@@ -245,6 +297,13 @@ impl AsciiSink for Tokens {
         if let Some(t) = self.text.get_mut(start..) {
             t.make_ascii_lowercase();
         }
+        self.ends.push(self.text.len());
+        true
+    }
+
+    fn unicode_word(&mut self, w: &str) -> bool {
+        self.begin();
+        self.text.push_str(w);
         self.ends.push(self.text.len());
         true
     }
@@ -475,6 +534,18 @@ impl WordSink {
             seen: 0,
         }
     }
+
+    /// Adds a word hash unless it is there already; the caller checks there is room.
+    #[inline]
+    fn keep(&mut self, h: u16) {
+        let bit = 1u64 << (h & 63);
+        let cw = &mut self.words;
+        if self.seen & bit == 0 || !cw.as_slice().contains(&h) {
+            self.seen |= bit;
+            cw.words[usize::from(cw.len)] = h;
+            cw.len += 1;
+        }
+    }
 }
 
 /// Tokens of a reply and its content words from one scan; the words stop at
@@ -494,6 +565,13 @@ impl AsciiSink for ReplySink<'_> {
             self.words.word(text, start, end);
         }
         self.tokens.word(text, start, end)
+    }
+
+    fn unicode_word(&mut self, w: &str) -> bool {
+        if usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
+            self.words.unicode_word(w);
+        }
+        self.tokens.unicode_word(w)
     }
 }
 
@@ -541,15 +619,18 @@ impl AsciiSink for WordSink {
             } else {
                 hash_word_lower(WORD_SEED, b)
             };
-            let h = fmix64(h) as u16;
-            let bit = 1u64 << (h & 63);
-            if self.seen & bit == 0 || !cw.as_slice().contains(&h) {
-                self.seen |= bit;
-                cw.words[usize::from(cw.len)] = h;
-                cw.len += 1;
-            }
+            self.keep(fmix64(h) as u16);
         }
-        usize::from(cw.len) < MAX_CONTENT_WORDS
+        usize::from(self.words.len) < MAX_CONTENT_WORDS
+    }
+
+    /// The rules of [`ContentWords::from_tokens`] for one word.
+    fn unicode_word(&mut self, w: &str) -> bool {
+        let b = w.as_bytes();
+        if b.len() >= 3 && w.chars().nth(2).is_some() && !is_stopword_ascii_lower(b, false) {
+            self.keep(fmix64(hash_bytes(WORD_SEED, b)) as u16);
+        }
+        usize::from(self.words.len) < MAX_CONTENT_WORDS
     }
 }
 
@@ -623,23 +704,6 @@ fn is_stopword_packed(p: u64) -> bool {
             return false;
         }
         i = (i + 1) % STOP_SLOTS;
-    }
-}
-
-fn close_word(out: &mut Tokens, open: &mut Option<usize>) {
-    if let Some(at) = open.take() {
-        while out.text.ends_with('\'') && out.text.len() > at {
-            out.text.pop();
-        }
-        if out.text.len() > at {
-            out.ends.push(out.text.len());
-        } else {
-            // Only apostrophes: drop the word and the separator before it.
-            out.text.truncate(at);
-            if out.text.ends_with(' ') {
-                out.text.pop();
-            }
-        }
     }
 }
 
@@ -925,6 +989,9 @@ impl ContentWords {
         self.as_slice().iter().filter(|w| o.contains(w)).count() as u32
     }
 
+    /// The definition of the content words, from the normalized tokens (the sinks must
+    /// agree with it).
+    #[cfg(test)]
     fn from_tokens(tokens: &Tokens) -> Self {
         let mut cw = ContentWords::default();
         for t in tokens.iter() {
@@ -960,8 +1027,9 @@ pub fn content_words_with(text: &str, buf: &mut Tokens) -> ContentWords {
         scan_ascii(text, &mut sink);
         return sink.words;
     }
-    tokenize_into(text, buf);
-    ContentWords::from_tokens(buf)
+    let mut sink = WordSink::new();
+    tokenize_general(text, &mut sink, &mut buf.word);
+    sink.words
 }
 
 /// All features of a reply addressed to someone whose display name is `display_name`.
@@ -986,8 +1054,15 @@ pub fn analyze_reply_with(
         scan_ascii(text, &mut sink);
         sink.words.words
     } else {
-        tokenize_general(text, tokens);
-        ContentWords::from_tokens(tokens)
+        let mut word = std::mem::take(&mut tokens.word);
+        let mut sink = ReplySink {
+            tokens,
+            words: WordSink::new(),
+        };
+        tokenize_general(text, &mut sink, &mut word);
+        let words = sink.words.words;
+        tokens.word = word;
+        words
     };
     let mut name = std::mem::take(&mut tokens.name);
     let named = display_name.is_some_and(|d| first_name_into(d, &mut name));
@@ -1036,6 +1111,65 @@ mod tests {
         assert_eq!(normalize("Thanks *SR"), "thanks");
         // A trailing lowercase word after a dash is text, not a signature.
         assert_eq!(normalize("two - three"), "two three");
+    }
+
+    /// Content words taken straight from the general tokenizer (inbound and reply sinks)
+    /// against their definition over the normalized tokens, on random non-ASCII texts.
+    #[test]
+    fn unicode_sinks_match_content_word_definition() {
+        let alphabet: &[&str] = &[
+            "a",
+            "B",
+            "'",
+            "@x",
+            "-",
+            "^",
+            "1",
+            ".",
+            " ",
+            " ",
+            "\u{a0}",
+            "é",
+            "Ä",
+            "ß",
+            "İ",
+            "😍",
+            "💚",
+            "\u{fe0f}",
+            "café",
+            "Über",
+            "naïve",
+            "straße",
+            "order",
+            "the",
+            "thanks",
+            "dishwasher",
+            "it's",
+            "–",
+            "Ωmega",
+            "http://x",
+            "#",
+        ];
+        let mut x = 0x0123_4567_89AB_CDEFu64;
+        let mut buf = Tokens::default();
+        for n in 0..20_000 {
+            let len = n % 20;
+            let mut text = String::from("é");
+            for _ in 0..len {
+                x = fmix64(x.wrapping_add(n as u64));
+                text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let tokens = tokenize(&text);
+            let expected = ContentWords::from_tokens(&tokens);
+            assert_eq!(content_words_with(&text, &mut buf), expected, "{text:?}");
+            let reply = analyze_reply_with(&text, None, &mut buf);
+            assert_eq!(reply.words, expected, "{text:?}");
+            assert_eq!(
+                (&buf.text, &buf.ends),
+                (&tokens.text, &tokens.ends),
+                "{text:?}"
+            );
+        }
     }
 
     /// The ASCII scanner against the general path, on random texts over the characters its
@@ -1098,7 +1232,7 @@ mod tests {
             scan_ascii(&text, &mut a);
             b.text.clear();
             b.ends.clear();
-            tokenize_general(&text, &mut b);
+            tokenize_general(&text, &mut b, &mut String::new());
             assert_eq!((&a.text, &a.ends), (&b.text, &b.ends), "{text:?}");
             let mut sink = WordSink::new();
             scan_ascii(&text, &mut sink);
