@@ -409,7 +409,8 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
             }
         } else {
             leading = false;
-            is_url(&body[i..]).then_some(URL)
+            // `is_url`'s own first test, here so the common case makes no call.
+            (matches!(c, b'h' | b'H' | b'w' | b'W') && is_url(&body[i..])).then_some(URL)
         };
         if c == b'@' || whole.is_some() {
             while i < n && class(b[i]) & C_WS == 0 {
@@ -504,7 +505,8 @@ fn strip_signature_ascii(text: &str) -> &str {
     let Some((rest, last)) = split_last_ascii(text) else {
         return text;
     };
-    if is_signature(last) {
+    // `is_signature`'s own first test, on the byte (the other marks are not ASCII).
+    if matches!(last.as_bytes()[0], b'^' | b'*' | b'-' | b'~') && is_signature(last) {
         return rest;
     }
     // The cheap tests on the last token first: most texts do not end in a capitalised word.
