@@ -226,6 +226,11 @@ pub struct Engine {
     pub(crate) next_due: i64,
     /// The shortest time-based stage, for `note_deadline` on a new thread.
     pub(crate) min_stage_ms: i64,
+    /// Each stage's next deadline, as last computed for its cursor (a cache, never
+    /// snapshotted): a record's opening time never changes while it is kept, so the entry
+    /// holds while the cursor and whether its record is kept are the same, and `run_timers`
+    /// does not unpack five records per fired timer.
+    stage_due: [StageDue; 5],
     /// Emptied id buffers of applied items, reused by `make_item` (not state).
     pub(crate) spare_strs: Vec<String>,
     /// Personal-touch rows of the last drain: the first row after a drain reserves that many,
@@ -281,6 +286,7 @@ impl Engine {
             scratch: Tokens::default(),
             next_due: i64::MIN,
             min_stage_ms: 0,
+            stage_due: [StageDue::UNSET; 5],
             spare_strs: Vec::new(),
             touch_rows_hint: 0,
         };
@@ -484,8 +490,8 @@ impl Engine {
                 }
             };
             for k in 0..4 {
-                if let Some(o) = self.st.cohort.opened_ms(self.st.cursors[k]) {
-                    consider(o + self.stage_ms[k], Timer::Stage(k));
+                if let Some(d) = self.stage_deadline(k) {
+                    consider(d, Timer::Stage(k));
                 }
             }
             if let Some(Reverse((d, _))) = self.st.sla.peek() {
@@ -500,8 +506,8 @@ impl Engine {
             if self.st.started {
                 consider(self.st.next_boundary - 1, Timer::Boundary);
             }
-            if let Some(o) = self.st.cohort.opened_ms(self.st.cursors[4]) {
-                consider(o + self.stage_ms[4], Timer::Stage(4));
+            if let Some(d) = self.stage_deadline(4) {
+                consider(d, Timer::Stage(4));
             }
             if self.st.started {
                 consider(self.st.next_sweep, Timer::Sweep);
@@ -537,6 +543,22 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The deadline of stage `k`'s next record, if that record is kept.
+    #[inline(always)]
+    fn stage_deadline(&mut self, k: usize) -> Option<i64> {
+        let cursor = self.st.cursors[k];
+        let kept = self.st.cohort.holds(cursor);
+        let e = &mut self.stage_due[k];
+        if e.cursor != cursor || e.kept != kept {
+            let due = match self.st.cohort.opened_ms(cursor) {
+                Some(o) => o + self.stage_ms[k],
+                None => 0,
+            };
+            *e = StageDue { cursor, kept, due };
+        }
+        kept.then_some(e.due)
     }
 
     pub(crate) fn agg(&mut self, bp: u32, day: i64) -> &mut DayAgg {
@@ -776,6 +798,23 @@ pub struct HeapBreakdown {
     /// Content words of each user's latest inbound item (personal touch).
     pub reply_context: usize,
     pub fingerprints: usize,
+}
+
+/// One entry of `Engine::stage_due`.
+#[derive(Debug, Clone, Copy)]
+struct StageDue {
+    cursor: u64,
+    kept: bool,
+    due: i64,
+}
+
+impl StageDue {
+    /// Matches no cursor, so the first use computes the entry.
+    const UNSET: StageDue = StageDue {
+        cursor: u64::MAX,
+        kept: false,
+        due: 0,
+    };
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -537,6 +537,12 @@ impl Cohort {
         }
     }
 
+    /// Whether the record `seq` is kept (pushed and not yet popped).
+    #[inline(always)]
+    pub fn holds(&self, seq: u64) -> bool {
+        seq.wrapping_sub(self.base) < self.recs.len() as u64
+    }
+
     /// The full sequence number of a stored low-32-bit one, if that record is still kept.
     pub fn resolve(&self, low: u32) -> Option<u64> {
         let off = low.wrapping_sub(self.base as u32);
