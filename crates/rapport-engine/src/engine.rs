@@ -19,7 +19,7 @@ use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
 use crate::ctx::{CtxOut, ReplyContext};
 use crate::daily::{set_backlog, BpState, DayAgg};
 use crate::dedup::DedupTimes;
-use crate::hash::{hash_str, key_hash, FastMap};
+use crate::hash::{hash_str, key_hash_from, key_prefix, FastMap, StableHasher};
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
 use crate::sketch::QuantileSketch;
@@ -217,6 +217,8 @@ pub struct Engine {
     pub(crate) default_cal: BusinessCalendar,
     pub(crate) brand_lookup: FastMap<String, u32>,
     pub(crate) bp_lookup: FastMap<u64, u32>,
+    /// [`key_prefix`] of each brand/platform, by index (derived from `st`, not state).
+    pub(crate) bp_keys: Vec<StableHasher>,
     pub(crate) st: State,
     /// Token buffer reused by every text analysed at intake (not state: never snapshotted).
     pub(crate) scratch: Tokens,
@@ -278,6 +280,7 @@ impl Engine {
             default_cal,
             brand_lookup: FastMap::default(),
             bp_lookup: FastMap::default(),
+            bp_keys: Vec::new(),
             st: State {
                 watermark: i64::MIN,
                 max_seen: i64::MIN,
@@ -336,6 +339,10 @@ impl Engine {
         let i = self.st.bps.len() as u32;
         self.st.bps.push(BpState::new(brand, platform));
         self.bp_lookup.insert(k, i);
+        self.bp_keys.push(key_prefix(
+            &self.st.brands[brand as usize],
+            platform.index(),
+        ));
         i
     }
 
@@ -427,7 +434,7 @@ impl Engine {
             dir: ev.direction,
             ev: evh,
             bp,
-            key: key_hash(&ev.brand_id, ev.platform.index(), user),
+            key: key_hash_from(self.bp_keys[bp as usize], user),
             kind: ev.kind,
             modifier: ev.modifier,
             channel: ev.channel,
@@ -759,6 +766,10 @@ impl Engine {
                 (u64::from(b.brand) << 8) | u64::from(b.platform.index()),
                 i as u32,
             );
+            e.bp_keys.push(key_prefix(
+                &e.st.brands[b.brand as usize],
+                b.platform.index(),
+            ));
         }
         for b in brands {
             e.brand_index(&b.brand_id);
