@@ -489,11 +489,17 @@ impl Engine {
         }
         loop {
             let mut best: Option<(i64, Timer)> = None;
-            let mut earliest = i64::MAX;
+            // The two smallest deadlines of all sources (equal ones counted twice).
+            let (mut earliest, mut second) = (i64::MAX, i64::MAX);
             let mut consider = |d: i64, t: Timer| {
-                earliest = earliest.min(d);
-                if d < before && best.is_none_or(|(b, _)| d < b) {
-                    best = Some((d, t));
+                if d < earliest {
+                    second = earliest;
+                    earliest = d;
+                    if d < before {
+                        best = Some((d, t));
+                    }
+                } else if d < second {
+                    second = d;
                 }
             };
             for k in 0..4 {
@@ -523,6 +529,12 @@ impl Engine {
                 self.next_due = earliest;
                 break;
             };
+            // Firing a timer moves only its own source (a rule that adds a timer lowers
+            // `next_due` itself; a record that goes only removes a candidate), so the other
+            // sources' earliest deadline and the fired source's next one bound every pending
+            // deadline: when that bound is not before `before`, the pass that would find
+            // nothing due is skipped.
+            self.next_due = second;
             match timer {
                 Timer::Stage(k) => {
                     let seq = self.st.cursors[k];
@@ -549,6 +561,25 @@ impl Engine {
                         d + EngineConfig::ms(self.cfg.housekeeping_interval_seconds);
                 }
             }
+            let next = self.source_deadline(timer);
+            self.next_due = self.next_due.min(next);
+            if before <= self.next_due {
+                break;
+            }
+        }
+    }
+
+    /// The current deadline of one timer source (`i64::MAX` when it has none).
+    #[inline]
+    fn source_deadline(&mut self, timer: Timer) -> i64 {
+        match timer {
+            Timer::Stage(k) => self.stage_deadline(k).unwrap_or(i64::MAX),
+            Timer::Sla => self.st.sla.peek().map_or(i64::MAX, |Reverse((d, _))| *d),
+            Timer::NewFollower => self.st.new_followers.front().map_or(i64::MAX, |nf| {
+                nf.at + EngineConfig::ms(self.cfg.follow_back_window_seconds)
+            }),
+            Timer::Boundary => self.st.next_boundary - 1,
+            Timer::Sweep => self.st.next_sweep,
         }
     }
 
