@@ -61,8 +61,10 @@ impl DedupTimes {
         // Every kept offset is at least `shift`, so the subtraction cannot wrap.
         let shift = (i128::from(horizon) - i128::from(base)).max(0);
         let shift32 = u32::try_from(shift).unwrap_or(u32::MAX);
+        // `base + o < horizon` is `o < shift`; past `u32::MAX`, every offset is.
+        let cut = u64::try_from(shift).unwrap_or(u64::MAX);
         self.near.retain(|_, o| {
-            if i128::from(base) + i128::from(*o) < i128::from(horizon) {
+            if u64::from(*o) < cut {
                 return false;
             }
             *o -= shift32;

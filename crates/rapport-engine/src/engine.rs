@@ -19,7 +19,7 @@ use crate::config::{BrandSettings, EngineConfig, DAY_MS, HOUR_MS};
 use crate::ctx::{CtxOut, ReplyContext};
 use crate::daily::{set_backlog, BpState, DayAgg};
 use crate::dedup::DedupTimes;
-use crate::hash::{hash_str, key_hash, FastMap};
+use crate::hash::{hash_str, key_hash_from, key_prefix, FastMap, StableHasher};
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
 use crate::sketch::QuantileSketch;
@@ -217,6 +217,8 @@ pub struct Engine {
     pub(crate) default_cal: BusinessCalendar,
     pub(crate) brand_lookup: FastMap<String, u32>,
     pub(crate) bp_lookup: FastMap<u64, u32>,
+    /// [`key_prefix`] of each brand/platform, by index (derived from `st`, not state).
+    pub(crate) bp_keys: Vec<StableHasher>,
     pub(crate) st: State,
     /// Token buffer reused by every text analysed at intake (not state: never snapshotted).
     pub(crate) scratch: Tokens,
@@ -226,6 +228,11 @@ pub struct Engine {
     pub(crate) next_due: i64,
     /// The shortest time-based stage, for `note_deadline` on a new thread.
     pub(crate) min_stage_ms: i64,
+    /// Each stage's next deadline, as last computed for its cursor (a cache, never
+    /// snapshotted): a record's opening time never changes while it is kept, so the entry
+    /// holds while the cursor and whether its record is kept are the same, and `run_timers`
+    /// does not unpack five records per fired timer.
+    stage_due: [StageDue; 5],
     /// Emptied id buffers of applied items, reused by `make_item` (not state).
     pub(crate) spare_strs: Vec<String>,
     /// Personal-touch rows of the last drain: the first row after a drain reserves that many,
@@ -273,6 +280,7 @@ impl Engine {
             default_cal,
             brand_lookup: FastMap::default(),
             bp_lookup: FastMap::default(),
+            bp_keys: Vec::new(),
             st: State {
                 watermark: i64::MIN,
                 max_seen: i64::MIN,
@@ -281,6 +289,7 @@ impl Engine {
             scratch: Tokens::default(),
             next_due: i64::MIN,
             min_stage_ms: 0,
+            stage_due: [StageDue::UNSET; 5],
             spare_strs: Vec::new(),
             touch_rows_hint: 0,
         };
@@ -330,6 +339,10 @@ impl Engine {
         let i = self.st.bps.len() as u32;
         self.st.bps.push(BpState::new(brand, platform));
         self.bp_lookup.insert(k, i);
+        self.bp_keys.push(key_prefix(
+            &self.st.brands[brand as usize],
+            platform.index(),
+        ));
         i
     }
 
@@ -421,7 +434,7 @@ impl Engine {
             dir: ev.direction,
             ev: evh,
             bp,
-            key: key_hash(&ev.brand_id, ev.platform.index(), user),
+            key: key_hash_from(self.bp_keys[bp as usize], user),
             kind: ev.kind,
             modifier: ev.modifier,
             channel: ev.channel,
@@ -476,16 +489,22 @@ impl Engine {
         }
         loop {
             let mut best: Option<(i64, Timer)> = None;
-            let mut earliest = i64::MAX;
+            // The two smallest deadlines of all sources (equal ones counted twice).
+            let (mut earliest, mut second) = (i64::MAX, i64::MAX);
             let mut consider = |d: i64, t: Timer| {
-                earliest = earliest.min(d);
-                if d < before && best.is_none_or(|(b, _)| d < b) {
-                    best = Some((d, t));
+                if d < earliest {
+                    second = earliest;
+                    earliest = d;
+                    if d < before {
+                        best = Some((d, t));
+                    }
+                } else if d < second {
+                    second = d;
                 }
             };
             for k in 0..4 {
-                if let Some(o) = self.st.cohort.opened_ms(self.st.cursors[k]) {
-                    consider(o + self.stage_ms[k], Timer::Stage(k));
+                if let Some(d) = self.stage_deadline(k) {
+                    consider(d, Timer::Stage(k));
                 }
             }
             if let Some(Reverse((d, _))) = self.st.sla.peek() {
@@ -500,8 +519,8 @@ impl Engine {
             if self.st.started {
                 consider(self.st.next_boundary - 1, Timer::Boundary);
             }
-            if let Some(o) = self.st.cohort.opened_ms(self.st.cursors[4]) {
-                consider(o + self.stage_ms[4], Timer::Stage(4));
+            if let Some(d) = self.stage_deadline(4) {
+                consider(d, Timer::Stage(4));
             }
             if self.st.started {
                 consider(self.st.next_sweep, Timer::Sweep);
@@ -510,6 +529,12 @@ impl Engine {
                 self.next_due = earliest;
                 break;
             };
+            // Firing a timer moves only its own source (a rule that adds a timer lowers
+            // `next_due` itself; a record that goes only removes a candidate), so the other
+            // sources' earliest deadline and the fired source's next one bound every pending
+            // deadline: when that bound is not before `before`, the pass that would find
+            // nothing due is skipped.
+            self.next_due = second;
             match timer {
                 Timer::Stage(k) => {
                     let seq = self.st.cursors[k];
@@ -536,7 +561,42 @@ impl Engine {
                         d + EngineConfig::ms(self.cfg.housekeeping_interval_seconds);
                 }
             }
+            let next = self.source_deadline(timer);
+            self.next_due = self.next_due.min(next);
+            if before <= self.next_due {
+                break;
+            }
         }
+    }
+
+    /// The current deadline of one timer source (`i64::MAX` when it has none).
+    #[inline]
+    fn source_deadline(&mut self, timer: Timer) -> i64 {
+        match timer {
+            Timer::Stage(k) => self.stage_deadline(k).unwrap_or(i64::MAX),
+            Timer::Sla => self.st.sla.peek().map_or(i64::MAX, |Reverse((d, _))| *d),
+            Timer::NewFollower => self.st.new_followers.front().map_or(i64::MAX, |nf| {
+                nf.at + EngineConfig::ms(self.cfg.follow_back_window_seconds)
+            }),
+            Timer::Boundary => self.st.next_boundary - 1,
+            Timer::Sweep => self.st.next_sweep,
+        }
+    }
+
+    /// The deadline of stage `k`'s next record, if that record is kept.
+    #[inline(always)]
+    fn stage_deadline(&mut self, k: usize) -> Option<i64> {
+        let cursor = self.st.cursors[k];
+        let kept = self.st.cohort.holds(cursor);
+        let e = &mut self.stage_due[k];
+        if e.cursor != cursor || e.kept != kept {
+            let due = match self.st.cohort.opened_ms(cursor) {
+                Some(o) => o + self.stage_ms[k],
+                None => 0,
+            };
+            *e = StageDue { cursor, kept, due };
+        }
+        kept.then_some(e.due)
     }
 
     pub(crate) fn agg(&mut self, bp: u32, day: i64) -> &mut DayAgg {
@@ -737,6 +797,10 @@ impl Engine {
                 (u64::from(b.brand) << 8) | u64::from(b.platform.index()),
                 i as u32,
             );
+            e.bp_keys.push(key_prefix(
+                &e.st.brands[b.brand as usize],
+                b.platform.index(),
+            ));
         }
         for b in brands {
             e.brand_index(&b.brand_id);
@@ -776,6 +840,23 @@ pub struct HeapBreakdown {
     /// Content words of each user's latest inbound item (personal touch).
     pub reply_context: usize,
     pub fingerprints: usize,
+}
+
+/// One entry of `Engine::stage_due`.
+#[derive(Debug, Clone, Copy)]
+struct StageDue {
+    cursor: u64,
+    kept: bool,
+    due: i64,
+}
+
+impl StageDue {
+    /// Matches no cursor, so the first use computes the entry.
+    const UNSET: StageDue = StageDue {
+        cursor: u64::MAX,
+        kept: false,
+        due: 0,
+    };
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -279,9 +279,23 @@ pub fn hash_short_word_lower(seed: u64, lower: u64, len: usize) -> u64 {
 /// The thread key `(brand, platform, user)` as a 64-bit hash; never 0, which marks free slots.
 #[inline]
 pub fn key_hash(brand_id: &str, platform: u32, user_id: &str) -> u64 {
+    key_hash_from(key_prefix(brand_id, platform), user_id)
+}
+
+/// The state of [`key_hash`] after the brand and platform: the same for every key of one
+/// brand/platform, so the engine keeps one per brand/platform and hashes only the user id.
+#[inline]
+pub fn key_prefix(brand_id: &str, platform: u32) -> StableHasher {
     let mut h = StableHasher::with_seed(0x5EED_0002);
     h.write(brand_id.as_bytes());
     h.write_u32(platform);
+    h
+}
+
+/// [`key_hash`] from its [`key_prefix`].
+#[inline]
+pub fn key_hash_from(prefix: StableHasher, user_id: &str) -> u64 {
+    let mut h = prefix;
     h.write(user_id.as_bytes());
     h.finish() | 1
 }

@@ -621,11 +621,19 @@ impl Engine {
     /// Housekeeping at event time `t`: forget what no rule can use any more. Changes no
     /// figure, only memory.
     pub(crate) fn sweep(&mut self, t: i64) {
-        for slot in self.st.store.live_slots() {
-            let s = *self.st.store.get(slot);
+        // Both ends need silence beyond the gap, so the scan tests only that; a thread that
+        // still awaits the brand stays. Removing a slot changes no other slot or record
+        // the test reads, so testing all first and removing after is the same.
+        let mut silent = Vec::new();
+        self.st.store.silent_slots(t, self.gap, &mut silent);
+        for &slot in &silent {
             let over = match self.slot_thread(slot) {
-                Some(seq) => self.silent(&s, t) && !self.rec(seq).has(flag::AWAITING),
-                None => t - s.last_ms > self.gap,
+                Some(seq) => self
+                    .st
+                    .cohort
+                    .flags(seq)
+                    .is_none_or(|f| f & flag::AWAITING == 0),
+                None => true,
             };
             if over {
                 self.remove_slot(slot, t);

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
-use crate::chunks::{ChunkDeque, ChunkVec};
+use crate::chunks::{ChunkDeque, ChunkVec, CHUNK};
 use crate::hash::FastMap;
 use crate::table::PosTable;
 
@@ -45,6 +45,23 @@ impl Slot {
 }
 
 const FREE_KEY: u64 = 0;
+
+impl ThreadStore {
+    /// Appends to `out` every live slot whose last item is more than `gap` before `t`
+    /// (the housekeeping sweep's candidates), reading the slots chunk by chunk.
+    pub fn silent_slots(&self, t: i64, gap: i64, out: &mut Vec<u32>) {
+        let n = self.slots.len();
+        for c in 0..n.div_ceil(CHUNK) {
+            let first = c * CHUNK;
+            let recs = &self.slots.chunk(c)[..CHUNK.min(n - first)];
+            for (j, s) in recs.iter().enumerate() {
+                if s.key != FREE_KEY && t - s.last_ms > gap {
+                    out.push((first + j) as u32);
+                }
+            }
+        }
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct ThreadStore {
@@ -537,6 +554,12 @@ impl Cohort {
         }
     }
 
+    /// Whether the record `seq` is kept (pushed and not yet popped).
+    #[inline(always)]
+    pub fn holds(&self, seq: u64) -> bool {
+        seq.wrapping_sub(self.base) < self.recs.len() as u64
+    }
+
     /// The full sequence number of a stored low-32-bit one, if that record is still kept.
     pub fn resolve(&self, low: u32) -> Option<u64> {
         let off = low.wrapping_sub(self.base as u32);
@@ -597,6 +620,13 @@ impl Cohort {
         p.sla_s = r.sla_s;
         p.meta = (p.meta & BP_FAR) | Self::meta_of(&r);
         Some(out)
+    }
+
+    /// The flags of a kept record (no unpacking of the other fields).
+    #[inline]
+    pub fn flags(&self, seq: u64) -> Option<u16> {
+        let p = self.recs.get(seq.checked_sub(self.base)? as usize)?;
+        Some(((p.meta >> BP_BITS) & ((1 << FLAG_BITS) - 1)) as u16)
     }
 
     /// Changes only the flags of a kept record (no unpacking of the other fields); returns
