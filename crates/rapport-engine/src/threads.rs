@@ -264,14 +264,38 @@ fn canonical_number(s: &str) -> Option<u64> {
     if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
         return None;
     }
+    // Leading digits one at a time, then eight at a time (13–19-digit ids: one or two
+    // groups), each group tested and converted in one 8-byte word.
+    let (head, groups) = b.split_at(b.len() % 8);
     let mut n = 0u64;
-    for &c in b {
+    for &c in head {
         if !c.is_ascii_digit() {
             return None;
         }
         n = n * 10 + u64::from(c - b'0');
     }
+    for g in groups.chunks_exact(8) {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(g).ok()?);
+        n = n * 100_000_000 + u64::from(eight_digits(w)?);
+    }
     (n < 1 << 63).then_some(n)
+}
+
+/// The value of eight ASCII decimal digits (first digit in the lowest byte), or `None` if
+/// a byte is not a digit.
+#[inline]
+fn eight_digits(w: u64) -> Option<u32> {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    // Every byte in 0x30..=0x39: high nibble 3, and adding 6 does not carry out of it.
+    if w & (0xF0 * LANES) != 0x30 * LANES
+        || w.wrapping_add(0x06 * LANES) & (0xF0 * LANES) != 0x30 * LANES
+    {
+        return None;
+    }
+    let v = w & (0x0F * LANES);
+    let v = v.wrapping_mul(10 << 8 | 1) >> 8 & 0x00FF_00FF_00FF_00FF;
+    let v = v.wrapping_mul(100 << 16 | 1) >> 16 & 0x0000_FFFF_0000_FFFF;
+    Some((v.wrapping_mul(10_000 << 32 | 1) >> 32) as u32)
 }
 
 fn skip_id(buf: &[u8], pos: &mut usize) {
@@ -283,6 +307,10 @@ fn skip_id(buf: &[u8], pos: &mut usize) {
 
 fn get_id(buf: &[u8], pos: &mut usize) -> SmolStr {
     let v = get_varint(buf, pos);
+    if v == 0 {
+        // The empty first-response id of every unanswered thread.
+        return SmolStr::default();
+    }
     if v & 1 == 1 {
         // This runs for every id of every emitted thread row: digits into a stack buffer,
         // then inline in the id (≤ 19 digits), no allocation.
@@ -850,6 +878,45 @@ mod tests {
             v.push(x >> (x % 64));
         }
         v
+    }
+
+    /// The plain definition of a canonical number, for the 8-digit-group parser.
+    fn canonical_plain(s: &str) -> Option<u64> {
+        let ok = !s.is_empty()
+            && s.len() <= 19
+            && s.bytes().all(|c| c.is_ascii_digit())
+            && !(s.starts_with('0') && s.len() > 1);
+        ok.then(|| s.parse::<u64>().ok())
+            .flatten()
+            .filter(|&n| n < 1 << 63)
+    }
+
+    #[test]
+    fn canonical_number_matches_the_plain_form() {
+        let mut cases: Vec<String> = boundary_numbers().iter().map(u64::to_string).collect();
+        for n in boundary_numbers().into_iter().step_by(97) {
+            let t = n.to_string();
+            // One byte replaced by each byte that neighbours the digits or spoils them.
+            for (k, bad) in [b'/', b':', b'0' + 0x80, b' ', b'a', b'\0', 0x36 + 0x40]
+                .into_iter()
+                .enumerate()
+            {
+                let mut v = t.clone().into_bytes();
+                let at = (n as usize + k) % v.len();
+                v[at] = bad;
+                if let Ok(s) = String::from_utf8(v) {
+                    cases.push(s);
+                }
+            }
+            cases.push(format!("0{t}"));
+            cases.push(format!("{t}0"));
+        }
+        cases.extend(
+            ["", "0", "00", "9223372036854775807", "9223372036854775808"].map(String::from),
+        );
+        for c in &cases {
+            assert_eq!(canonical_number(c), canonical_plain(c), "{c:?}");
+        }
     }
 
     #[test]
