@@ -4,7 +4,7 @@
 //! - [`ThreadStore`]: one 32-byte [`Slot`] per `(brand, platform, user)` key that has an open
 //!   thread or a recent brand-initiated conversation, in a slab indexed by a [`PosTable`] of
 //!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
-//!   opening and first-response item ids) live in one shared byte arena.
+//!   opening and first-response item ids) live in one shared [`IdArena`] of fixed-size chunks.
 //! - [`Cohort`]: one [`CohortRec`] per thread (24 bytes as stored), in opening order, kept until the
 //!   thread's last time-based figure (the 30-day return window) is settled. Because threads
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
@@ -68,7 +68,9 @@ pub struct ThreadStore {
     slots: ChunkVec<Slot>,
     free: Vec<u32>,
     table: PosTable,
-    arena: Vec<u8>,
+    arena: IdArena,
+    /// One record being encoded (reused, so writing ids allocates nothing).
+    scratch: Vec<u8>,
     garbage: usize,
     /// The last key looked up by `find_recent` and its slot (`NONE32`: none): an item's
     /// rules look the same key up two or three times. Reset by every insert and removal.
@@ -89,7 +91,7 @@ impl Serialize for ThreadStore {
         ThreadStoreRepr {
             slots: self.slots.clone(),
             free: self.free.clone(),
-            arena: self.arena.clone(),
+            arena: self.arena.to_flat(),
             garbage: self.garbage,
         }
         .serialize(s)
@@ -105,27 +107,154 @@ impl<'de> Deserialize<'de> for ThreadStore {
             slots: r.slots,
             free: r.free,
             table,
-            arena: r.arena,
+            arena: IdArena::from_flat(r.arena),
+            scratch: Vec::new(),
             garbage: r.garbage,
             recent: (FREE_KEY, NONE32),
         })
     }
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+/// Bytes per [`IdArena`] chunk (a record never straddles two).
+const CHUNK_BITS: u32 = 16;
+const CHUNK: usize = 1 << CHUNK_BITS;
+
+/// The thread id records, addressed by `u32` offsets. New records go into chunks of
+/// [`CHUNK`] bytes allocated whole, so growing the arena never doubles or copies it, and a
+/// record never straddles two chunks, so a read is one slice. A record longer than a chunk
+/// gets a chunk of its own followed by empty chunks for the offsets it covers. The arena of
+/// a restored snapshot (one flat byte string, whose records may straddle chunk boundaries)
+/// stays a flat prefix until the next compaction. The serialized form is that flat string:
+/// the prefix, then each chunk at its offset (zero bytes fill the ends of chunks).
+#[derive(Debug, Default)]
+struct IdArena {
+    flat: Vec<u8>,
+    /// `flat.len()` rounded up to whole chunks: the offset of chunk 0.
+    base: usize,
+    chunks: Vec<Vec<u8>>,
+    /// Bytes written (flat prefix and chunks, without the unused chunk ends).
+    used: usize,
 }
 
+impl IdArena {
+    fn from_flat(flat: Vec<u8>) -> Self {
+        IdArena {
+            base: flat.len().div_ceil(CHUNK) * CHUNK,
+            used: flat.len(),
+            flat,
+            chunks: Vec::new(),
+        }
+    }
+
+    /// The bytes from `off` to the end of its chunk (empty past the end).
+    #[inline]
+    fn at(&self, off: usize) -> &[u8] {
+        if off < self.base {
+            return self.flat.get(off..).unwrap_or(&[]);
+        }
+        let rel = off - self.base;
+        self.chunks
+            .get(rel >> CHUNK_BITS)
+            .and_then(|c| c.get(rel & (CHUNK - 1)..))
+            .unwrap_or(&[])
+    }
+
+    /// Appends one record; returns its offset.
+    fn push(&mut self, rec: &[u8]) -> usize {
+        self.used += rec.len();
+        let n = self.chunks.len();
+        if let Some(last) = self.chunks.last_mut() {
+            // An oversized chunk (longer than CHUNK) or a placeholder (capacity 0) never
+            // takes more records.
+            if last.len() + rec.len() <= CHUNK.min(last.capacity()) {
+                let off = self.base + (n - 1) * CHUNK + last.len();
+                last.extend_from_slice(rec);
+                return off;
+            }
+        }
+        let off = self.base + self.chunks.len() * CHUNK;
+        let mut c = Vec::with_capacity(rec.len().max(CHUNK));
+        c.extend_from_slice(rec);
+        self.chunks.push(c);
+        let span = rec.len().div_ceil(CHUNK).max(1);
+        self.chunks.extend((1..span).map(|_| Vec::new()));
+        off
+    }
+
+    fn to_flat(&self) -> Vec<u8> {
+        let mut out = self.flat.clone();
+        for (i, c) in self.chunks.iter().enumerate() {
+            if !c.is_empty() {
+                let start = self.base + i * CHUNK;
+                debug_assert!(out.len() <= start);
+                out.resize(start, 0);
+                out.extend_from_slice(c);
+            }
+        }
+        out
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.flat.capacity()
+            + self.chunks.capacity() * std::mem::size_of::<Vec<u8>>()
+            + self.chunks.iter().map(Vec::capacity).sum::<usize>()
+    }
+}
+
+fn put_varint(buf: &mut Vec<u8>, mut v: usize) {
+    // Built on the stack and appended once: one capacity check instead of one per byte.
+    let mut tmp = [0u8; 10];
+    let mut n = 0;
+    while v >= 0x80 {
+        tmp[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    tmp[n] = v as u8;
+    buf.extend_from_slice(&tmp[..=n]);
+}
+
+#[inline]
 fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
+    // Fast path: the first eight bytes in one load, their 7-bit groups gathered with three
+    // shift-and-mask steps instead of a byte loop (a 19-digit id is a 9-byte varint).
+    if let Some(w) = buf
+        .get(*pos..*pos + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+    {
+        let w = u64::from_le_bytes(w);
+        let ends = !w & 0x8080_8080_8080_8080;
+        if ends != 0 {
+            let n = ends.trailing_zeros() as usize / 8 + 1;
+            let keep = if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (n * 8)) - 1
+            };
+            *pos += n;
+            return gather7(w & keep) as usize;
+        }
+        *pos += 8;
+        return gather7(w) as usize | get_varint_tail(buf, pos, 56);
+    }
+    get_varint_tail(buf, pos, 0)
+}
+
+/// The 7-bit groups of up to eight little-endian varint bytes, as one number.
+#[inline]
+fn gather7(w: u64) -> u64 {
+    let x = w & 0x7F7F_7F7F_7F7F_7F7F;
+    let x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1);
+    let x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) >> 2);
+    (x & 0x0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) >> 4)
+}
+
+/// The byte-at-a-time varint decoder from bit `shift` on (the plain form of [`get_varint`]).
+fn get_varint_tail(buf: &[u8], pos: &mut usize, mut shift: u32) -> usize {
     let mut v = 0usize;
-    let mut shift = 0;
     while let Some(&b) = buf.get(*pos) {
         *pos += 1;
-        v |= usize::from(b & 0x7F) << shift;
+        v |= usize::from(b & 0x7F).checked_shl(shift).unwrap_or(0);
         if b < 0x80 || shift > 56 {
             break;
         }
@@ -152,14 +281,38 @@ fn canonical_number(s: &str) -> Option<u64> {
     if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
         return None;
     }
+    // Leading digits one at a time, then eight at a time (13–19-digit ids: one or two
+    // groups), each group tested and converted in one 8-byte word.
+    let (head, groups) = b.split_at(b.len() % 8);
     let mut n = 0u64;
-    for &c in b {
+    for &c in head {
         if !c.is_ascii_digit() {
             return None;
         }
         n = n * 10 + u64::from(c - b'0');
     }
+    for g in groups.chunks_exact(8) {
+        let w = u64::from_le_bytes(<[u8; 8]>::try_from(g).ok()?);
+        n = n * 100_000_000 + u64::from(eight_digits(w)?);
+    }
     (n < 1 << 63).then_some(n)
+}
+
+/// The value of eight ASCII decimal digits (first digit in the lowest byte), or `None` if
+/// a byte is not a digit.
+#[inline]
+fn eight_digits(w: u64) -> Option<u32> {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    // Every byte in 0x30..=0x39: high nibble 3, and adding 6 does not carry out of it.
+    if w & (0xF0 * LANES) != 0x30 * LANES
+        || w.wrapping_add(0x06 * LANES) & (0xF0 * LANES) != 0x30 * LANES
+    {
+        return None;
+    }
+    let v = w & (0x0F * LANES);
+    let v = v.wrapping_mul(10 << 8 | 1) >> 8 & 0x00FF_00FF_00FF_00FF;
+    let v = v.wrapping_mul(100 << 16 | 1) >> 16 & 0x0000_FFFF_0000_FFFF;
+    Some((v.wrapping_mul(10_000 << 32 | 1) >> 32) as u32)
 }
 
 fn skip_id(buf: &[u8], pos: &mut usize) {
@@ -171,6 +324,10 @@ fn skip_id(buf: &[u8], pos: &mut usize) {
 
 fn get_id(buf: &[u8], pos: &mut usize) -> SmolStr {
     let v = get_varint(buf, pos);
+    if v == 0 {
+        // The empty first-response id of every unanswered thread.
+        return SmolStr::default();
+    }
     if v & 1 == 1 {
         // This runs for every id of every emitted thread row: digits into a stack buffer,
         // then inline in the id (≤ 19 digits), no allocation.
@@ -263,11 +420,13 @@ impl ThreadStore {
     /// Stores the id strings of a thread in the arena (replacing earlier ones).
     pub fn set_ids(&mut self, slot: u32, user: &str, opening: &str, response: &str) {
         self.release_ids(slot);
-        let off = self.arena.len();
+        let mut rec = std::mem::take(&mut self.scratch);
+        rec.clear();
         for s in [user, opening, response] {
-            put_id(&mut self.arena, s);
+            put_id(&mut rec, s);
         }
-        self.commit_record(slot, off, |st| st.set_ids(slot, user, opening, response));
+        self.commit_record(slot, &rec);
+        self.scratch = rec;
     }
 
     /// Replaces the first-response id of a thread slot, keeping its other ids.
@@ -276,31 +435,33 @@ impl ThreadStore {
         if ids >= IDS_BRAND_CONV_PREV {
             return self.set_ids(slot, "", "", response);
         }
-        let start = ids as usize;
-        let mut pos = start;
-        skip_id(&self.arena, &mut pos);
-        skip_id(&self.arena, &mut pos);
+        let mut rec = std::mem::take(&mut self.scratch);
+        rec.clear();
+        let old = self.arena.at(ids as usize);
+        let mut pos = 0;
+        skip_id(old, &mut pos);
+        skip_id(old, &mut pos);
+        rec.extend_from_slice(&old[..pos.min(old.len())]);
+        put_id(&mut rec, response);
         self.release_ids(slot);
-        let off = self.arena.len();
-        self.arena.extend_from_within(start..pos);
-        put_id(&mut self.arena, response);
-        if off >= (IDS_BRAND_CONV_PREV as usize) {
-            let (user, opening, _) = self.ids_at(off);
-            self.arena.truncate(off);
-            return self.set_ids(slot, &user, &opening, response);
-        }
-        self.slots[slot as usize].ids = off as u32;
+        self.commit_record(slot, &rec);
+        self.scratch = rec;
     }
 
-    fn commit_record(&mut self, slot: u32, off: usize, again: impl FnOnce(&mut Self)) {
-        if off >= (IDS_BRAND_CONV_PREV as usize) {
-            // The arena outgrew 32-bit offsets: compact first (only dead bytes could get it
-            // this large), then write again.
-            self.arena.truncate(off);
+    fn commit_record(&mut self, slot: u32, rec: &[u8]) {
+        let mut off = self.arena.push(rec);
+        if off >= IDS_BRAND_CONV_PREV as usize {
+            // The arena outgrew 32-bit offsets: compact (only dead bytes could get it this
+            // large; the record just written is not live yet), then write again.
+            self.garbage += rec.len();
             self.compact();
-            return again(self);
+            off = self.arena.push(rec);
         }
-        self.slots[slot as usize].ids = off as u32;
+        // Still too large only if the live ids alone exceed 4 GiB: the thread keeps no ids.
+        self.slots[slot as usize].ids = u32::try_from(off)
+            .ok()
+            .filter(|&o| o < IDS_BRAND_CONV_PREV)
+            .unwrap_or(IDS_BRAND_CONV_PREV);
     }
 
     /// Marks a slot's strings dead and turns it into a brand conversation marker.
@@ -313,11 +474,12 @@ impl ThreadStore {
     }
 
     fn record_len(&self, off: usize) -> usize {
-        let mut pos = off;
+        let rec = self.arena.at(off);
+        let mut pos = 0;
         for _ in 0..3 {
-            skip_id(&self.arena, &mut pos);
+            skip_id(rec, &mut pos);
         }
-        pos - off
+        pos.min(rec.len())
     }
 
     /// `(user_id, opening_item_id, first_response_item_id)` of a thread slot.
@@ -330,10 +492,11 @@ impl ThreadStore {
     }
 
     fn ids_at(&self, off: usize) -> (SmolStr, SmolStr, SmolStr) {
-        let mut pos = off;
-        let a = get_id(&self.arena, &mut pos);
-        let b = get_id(&self.arena, &mut pos);
-        let c = get_id(&self.arena, &mut pos);
+        let rec = self.arena.at(off);
+        let mut pos = 0;
+        let a = get_id(rec, &mut pos);
+        let b = get_id(rec, &mut pos);
+        let c = get_id(rec, &mut pos);
         (a, b, c)
     }
 
@@ -342,22 +505,25 @@ impl ThreadStore {
     pub fn upgrade_v1_arena(&mut self) {
         let old = std::mem::take(&mut self.arena);
         self.garbage = 0;
+        let mut rec = Vec::new();
         for i in 0..self.slots.len() {
             let ids = self.slots[i].ids;
             if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
                 continue;
             }
-            let mut pos = ids as usize;
-            let off = self.arena.len();
+            let src = old.at(ids as usize);
+            let mut pos = 0;
+            rec.clear();
             for _ in 0..3 {
-                let n = get_varint(&old, &mut pos);
-                let end = (pos + n).min(old.len());
+                let n = get_varint(src, &mut pos);
+                let end = pos.saturating_add(n).min(src.len());
                 put_id(
-                    &mut self.arena,
-                    std::str::from_utf8(&old[pos.min(end)..end]).unwrap_or(""),
+                    &mut rec,
+                    std::str::from_utf8(&src[pos.min(end)..end]).unwrap_or(""),
                 );
                 pos = end;
             }
+            let off = self.arena.push(&rec);
             self.slots[i].ids = u32::try_from(off).unwrap_or(IDS_BRAND_CONV_PREV);
         }
     }
@@ -378,27 +544,27 @@ impl ThreadStore {
                 fresh.extend_from_slice(s.as_bytes());
             }
         }
-        self.arena = fresh;
+        self.arena = IdArena::from_flat(fresh);
         self.garbage = 0;
     }
 
     /// Rewrites the arena without dead records once they outweigh live ones.
     pub fn maybe_compact(&mut self) {
-        if self.garbage > 1 << 16 && self.garbage * 2 > self.arena.len() {
+        if self.garbage > 1 << 16 && self.garbage * 2 > self.arena.used {
             self.compact();
         }
     }
 
     fn compact(&mut self) {
-        let mut fresh = Vec::with_capacity(self.arena.len() - self.garbage.min(self.arena.len()));
+        let mut fresh = IdArena::default();
         for i in 0..self.slots.len() {
             let ids = self.slots[i].ids;
             if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
                 continue;
             }
             let len = self.record_len(ids as usize);
-            self.slots[i].ids = fresh.len() as u32;
-            fresh.extend_from_slice(&self.arena[ids as usize..ids as usize + len]);
+            let off = fresh.push(&self.arena.at(ids as usize)[..len]);
+            self.slots[i].ids = u32::try_from(off).unwrap_or(IDS_BRAND_CONV_PREV);
         }
         self.arena = fresh;
         self.garbage = 0;
@@ -416,7 +582,8 @@ impl ThreadStore {
         self.slots.heap_bytes()
             + self.free.capacity() * 4
             + self.table.heap_bytes()
-            + self.arena.capacity()
+            + self.arena.heap_bytes()
+            + self.scratch.capacity()
     }
 }
 
@@ -720,6 +887,198 @@ mod tests {
             inbound: 1,
             followers: NONE32,
         }
+    }
+
+    /// Values around every digit-count and varint-length boundary, plus a spread of others.
+    fn boundary_numbers() -> Vec<u64> {
+        let mut v = vec![0, 1, 9, 10, 99, 100, u64::MAX, u64::MAX - 1, (1 << 63) - 1];
+        let mut p = 1u64;
+        for _ in 0..19 {
+            p *= 10;
+            v.extend([p - 1, p, p + 1]);
+        }
+        for b in 0..64 {
+            v.extend([(1u64 << b) - 1, 1 << b, (1u64 << b) + 1]);
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            v.push(x >> (x % 64));
+        }
+        v
+    }
+
+    /// The plain definition of a canonical number, for the 8-digit-group parser.
+    fn canonical_plain(s: &str) -> Option<u64> {
+        let ok = !s.is_empty()
+            && s.len() <= 19
+            && s.bytes().all(|c| c.is_ascii_digit())
+            && !(s.starts_with('0') && s.len() > 1);
+        ok.then(|| s.parse::<u64>().ok())
+            .flatten()
+            .filter(|&n| n < 1 << 63)
+    }
+
+    #[test]
+    fn canonical_number_matches_the_plain_form() {
+        let mut cases: Vec<String> = boundary_numbers().iter().map(u64::to_string).collect();
+        for n in boundary_numbers().into_iter().step_by(97) {
+            let t = n.to_string();
+            // One byte replaced by each byte that neighbours the digits or spoils them.
+            for (k, bad) in [b'/', b':', b'0' + 0x80, b' ', b'a', b'\0', 0x36 + 0x40]
+                .into_iter()
+                .enumerate()
+            {
+                let mut v = t.clone().into_bytes();
+                let at = (n as usize + k) % v.len();
+                v[at] = bad;
+                if let Ok(s) = String::from_utf8(v) {
+                    cases.push(s);
+                }
+            }
+            cases.push(format!("0{t}"));
+            cases.push(format!("{t}0"));
+        }
+        cases.extend(
+            ["", "0", "00", "9223372036854775807", "9223372036854775808"].map(String::from),
+        );
+        for c in &cases {
+            assert_eq!(canonical_number(c), canonical_plain(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn fast_varint_matches_the_byte_loop() {
+        for n in boundary_numbers() {
+            let v = n as usize;
+            let mut buf = vec![0xAA];
+            put_varint(&mut buf, v);
+            let enc_len = buf.len() - 1;
+            // Followed by nothing, by a few bytes, and by enough for the 8-byte load.
+            for tail in [0usize, 3, 9] {
+                let mut b = buf.clone();
+                b.extend(std::iter::repeat_n(0x81u8, tail));
+                let (mut p1, mut p2) = (1, 1);
+                assert_eq!(get_varint(&b, &mut p1), v);
+                assert_eq!(get_varint_tail(&b, &mut p2, 0), v);
+                assert_eq!((p1, p2), (1 + enc_len, 1 + enc_len));
+            }
+        }
+        // Malformed input (a run of continuation bytes, a truncated varint) decodes as the
+        // byte loop does.
+        for len in 0..14 {
+            let mut b = vec![0xFFu8; len];
+            for last in [None, Some(0x05u8)] {
+                b.extend(last);
+                for start in 0..=b.len() {
+                    let (mut p1, mut p2) = (start, start);
+                    assert_eq!(get_varint(&b, &mut p1), get_varint_tail(&b, &mut p2, 0));
+                    assert_eq!(p1, p2);
+                }
+            }
+        }
+    }
+
+    /// The chunked arena against a plain map of id triples: writes, response updates,
+    /// removals, ids longer than a chunk, compaction, snapshots (chunk ends padded), and the
+    /// restore of a flat arena whose records straddle chunk boundaries (the pre-chunk form).
+    #[test]
+    fn chunked_arena_matches_the_plain_form() {
+        use std::collections::BTreeMap;
+        let mut st = ThreadStore::default();
+        let mut plain: BTreeMap<u32, (String, String, String)> = BTreeMap::new();
+        let check = |st: &ThreadStore, plain: &BTreeMap<u32, (String, String, String)>| {
+            for (&i, (u, o, r)) in plain {
+                let (a, b, c) = st.ids(i);
+                assert_eq!((a.as_str(), b.as_str(), c.as_str()), (&**u, &**o, &**r));
+            }
+        };
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let id = |v: u64| match v % 5 {
+            0 => (v >> 4).to_string(),
+            1 => format!("{}", 1_000_000_000_000_000_000 + (v >> 8) % 1_000_000_000),
+            2 => format!("t1_{:x}", v >> 20),
+            3 => String::new(),
+            _ => format!("{}_{}", v >> 40, v % 97),
+        };
+        let huge = "x".repeat(CHUNK + 123);
+        let mut keys = Vec::new();
+        let mut most_chunks = 0;
+        for round in 0..4u64 {
+            for k in 0..6_000u64 {
+                let key = (round * 6_000 + k) * 2 + 1;
+                let i = st.insert(slot(key));
+                keys.push((key, i));
+                let (u, o) = (id(next()), id(next()));
+                st.set_ids(i, &u, &o, "");
+                plain.insert(i, (u, o, String::new()));
+            }
+            if round == 2 {
+                let (_, i) = keys[17];
+                st.set_ids(i, &huge, "1", &huge);
+                plain.insert(i, (huge.clone(), "1".into(), huge.clone()));
+            }
+            for _ in 0..4_000 {
+                let n = (next() % keys.len() as u64) as usize;
+                let (key, i) = keys[n];
+                if st.find(key) != Some(i) {
+                    continue;
+                }
+                if next() % 3 == 0 {
+                    st.remove(i);
+                    plain.remove(&i);
+                    keys.swap_remove(n);
+                } else {
+                    let r = id(next());
+                    st.set_response(i, &r);
+                    plain.get_mut(&i).unwrap().2 = r;
+                }
+            }
+            check(&st, &plain);
+            st.maybe_compact();
+            check(&st, &plain);
+            most_chunks = most_chunks.max(st.arena.chunks.len());
+            let bytes = postcard::to_stdvec(&st).unwrap();
+            st = postcard::from_bytes(&bytes).unwrap();
+            check(&st, &plain);
+        }
+        assert!(most_chunks > 2);
+
+        // A flat arena as written before chunks: records back to back across offsets
+        // 65,536 and beyond.
+        let mut flat = Vec::new();
+        let mut slots = st.slots.clone();
+        for (&i, (u, o, r)) in &plain {
+            slots[i as usize].ids = flat.len() as u32;
+            for s in [u, o, r] {
+                put_id(&mut flat, s);
+            }
+        }
+        assert!(flat.len() > 3 * CHUNK);
+        let old = ThreadStoreRepr {
+            slots,
+            free: st.free.clone(),
+            arena: flat,
+            garbage: 0,
+        };
+        let mut back: ThreadStore =
+            postcard::from_bytes(&postcard::to_stdvec(&old).unwrap()).unwrap();
+        check(&back, &plain);
+        let i = *plain.keys().next().unwrap();
+        back.set_response(i, "99");
+        plain.get_mut(&i).unwrap().2 = "99".into();
+        check(&back, &plain);
+        back.compact();
+        check(&back, &plain);
+        assert!(back.arena.flat.is_empty());
     }
 
     #[test]
