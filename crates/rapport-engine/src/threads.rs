@@ -116,11 +116,11 @@ impl<'de> Deserialize<'de> for ThreadStore {
 }
 
 /// Bytes per [`IdArena`] chunk (a record never straddles two).
-const CHUNK_BITS: u32 = 16;
-const CHUNK: usize = 1 << CHUNK_BITS;
+const ARENA_CHUNK_BITS: u32 = 16;
+const ARENA_CHUNK: usize = 1 << ARENA_CHUNK_BITS;
 
 /// The thread id records, addressed by `u32` offsets. New records go into chunks of
-/// [`CHUNK`] bytes allocated whole, so growing the arena never doubles or copies it, and a
+/// [`ARENA_CHUNK`] bytes allocated whole, so growing the arena never doubles or copies it, and a
 /// record never straddles two chunks, so a read is one slice. A record longer than a chunk
 /// gets a chunk of its own followed by empty chunks for the offsets it covers. The arena of
 /// a restored snapshot (one flat byte string, whose records may straddle chunk boundaries)
@@ -139,7 +139,7 @@ struct IdArena {
 impl IdArena {
     fn from_flat(flat: Vec<u8>) -> Self {
         IdArena {
-            base: flat.len().div_ceil(CHUNK) * CHUNK,
+            base: flat.len().div_ceil(ARENA_CHUNK) * ARENA_CHUNK,
             used: flat.len(),
             flat,
             chunks: Vec::new(),
@@ -154,8 +154,8 @@ impl IdArena {
         }
         let rel = off - self.base;
         self.chunks
-            .get(rel >> CHUNK_BITS)
-            .and_then(|c| c.get(rel & (CHUNK - 1)..))
+            .get(rel >> ARENA_CHUNK_BITS)
+            .and_then(|c| c.get(rel & (ARENA_CHUNK - 1)..))
             .unwrap_or(&[])
     }
 
@@ -164,19 +164,19 @@ impl IdArena {
         self.used += rec.len();
         let n = self.chunks.len();
         if let Some(last) = self.chunks.last_mut() {
-            // An oversized chunk (longer than CHUNK) or a placeholder (capacity 0) never
+            // An oversized chunk (longer than ARENA_CHUNK) or a placeholder (capacity 0) never
             // takes more records.
-            if last.len() + rec.len() <= CHUNK.min(last.capacity()) {
-                let off = self.base + (n - 1) * CHUNK + last.len();
+            if last.len() + rec.len() <= ARENA_CHUNK.min(last.capacity()) {
+                let off = self.base + (n - 1) * ARENA_CHUNK + last.len();
                 last.extend_from_slice(rec);
                 return off;
             }
         }
-        let off = self.base + self.chunks.len() * CHUNK;
-        let mut c = Vec::with_capacity(rec.len().max(CHUNK));
+        let off = self.base + self.chunks.len() * ARENA_CHUNK;
+        let mut c = Vec::with_capacity(rec.len().max(ARENA_CHUNK));
         c.extend_from_slice(rec);
         self.chunks.push(c);
-        let span = rec.len().div_ceil(CHUNK).max(1);
+        let span = rec.len().div_ceil(ARENA_CHUNK).max(1);
         self.chunks.extend((1..span).map(|_| Vec::new()));
         off
     }
@@ -185,7 +185,7 @@ impl IdArena {
         let mut out = self.flat.clone();
         for (i, c) in self.chunks.iter().enumerate() {
             if !c.is_empty() {
-                let start = self.base + i * CHUNK;
+                let start = self.base + i * ARENA_CHUNK;
                 debug_assert!(out.len() <= start);
                 out.resize(start, 0);
                 out.extend_from_slice(c);
@@ -1009,7 +1009,7 @@ mod tests {
             3 => String::new(),
             _ => format!("{}_{}", v >> 40, v % 97),
         };
-        let huge = "x".repeat(CHUNK + 123);
+        let huge = "x".repeat(ARENA_CHUNK + 123);
         let mut keys = Vec::new();
         let mut most_chunks = 0;
         for round in 0..4u64 {
@@ -1062,7 +1062,7 @@ mod tests {
                 put_id(&mut flat, s);
             }
         }
-        assert!(flat.len() > 3 * CHUNK);
+        assert!(flat.len() > 3 * ARENA_CHUNK);
         let old = ThreadStoreRepr {
             slots,
             free: st.free.clone(),
