@@ -54,11 +54,6 @@ impl<T: Copy> ChunkVec<T> {
     }
 
     #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    #[inline]
     pub fn push(&mut self, v: T) {
         let i = self.len;
         match self.chunks.get_mut(i >> CHUNK_BITS) {
@@ -82,8 +77,17 @@ impl<T: Copy> ChunkVec<T> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        let n = if self.is_empty() { 0 } else { self.len };
-        self.chunks.iter().flat_map(|c| c.iter()).take(n)
+        self.slices().flatten()
+    }
+
+    /// The records chunk by chunk, each chunk as one slice (the last one cut at `len`), for
+    /// loops that want plain slice iteration without a chunk lookup per record.
+    pub fn slices(&self) -> impl Iterator<Item = &[T]> + '_ {
+        let n = self.len;
+        self.chunks.iter().enumerate().map_while(move |(c, chunk)| {
+            let first = c * CHUNK;
+            (first < n).then(|| &chunk[..CHUNK.min(n - first)])
+        })
     }
 
     /// The records of chunk `c` (`CHUNK` of them, the last chunk's tail unused).
@@ -227,7 +231,11 @@ impl<T: Copy> ChunkDeque<T> {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        (0..self.len).filter_map(move |i| self.get(i))
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter())
+            .skip(self.head)
+            .take(self.len)
     }
 
     pub fn heap_bytes(&self) -> usize {

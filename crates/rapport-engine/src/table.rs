@@ -133,10 +133,7 @@ impl PosTable {
         all: impl FnOnce() -> I,
     ) {
         let need = self.len + 1;
-        if v.cell < self.cells.len()
-            && need * MAX_LOAD_DEN <= self.cells.len() * MAX_LOAD_NUM
-            && (limit as u64) < u64::from(self.pos_mask())
-        {
+        if v.cell < self.cells.len() && !self.must_grow(need) && !self.must_widen(limit) {
             self.cells[v.cell] = self.tag(v.h) | (pos + 1);
             self.len = need;
         } else {
@@ -165,18 +162,30 @@ impl PosTable {
         all: impl FnOnce() -> I,
     ) {
         let need = self.len + 1;
-        if need * MAX_LOAD_DEN > self.cells.len() * MAX_LOAD_NUM {
+        if self.must_grow(need) {
             let cap = self.cells.len();
             let grown = (cap + cap / 2)
                 .max(need * MAX_LOAD_DEN / MAX_LOAD_NUM + 1)
                 .max(16);
             self.rebuild(grown, limit, all());
-        } else if limit as u64 >= u64::from(self.pos_mask()) {
+        } else if self.must_widen(limit) {
             self.rebuild(self.cells.len(), limit, all());
         } else {
             self.place(h, pos);
             self.len += 1;
         }
+    }
+
+    /// Holding `need` entries would pass the maximum load.
+    #[inline]
+    fn must_grow(&self, need: usize) -> bool {
+        need * MAX_LOAD_DEN > self.cells.len() * MAX_LOAD_NUM
+    }
+
+    /// Positions below `limit` no longer fit the cells' position bits.
+    #[inline]
+    fn must_widen(&self, limit: usize) -> bool {
+        limit as u64 >= u64::from(self.pos_mask())
     }
 
     /// A table of `entries` (`(position, hash)`, positions below `limit`).

@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
-use crate::chunks::{ChunkDeque, ChunkVec, CHUNK};
+use crate::chunks::{ChunkDeque, ChunkVec};
 use crate::hash::FastMap;
 use crate::table::PosTable;
 
@@ -46,23 +46,6 @@ impl Slot {
 
 const FREE_KEY: u64 = 0;
 
-impl ThreadStore {
-    /// Appends to `out` every live slot whose last item is more than `gap` before `t`
-    /// (the housekeeping sweep's candidates), reading the slots chunk by chunk.
-    pub fn silent_slots(&self, t: i64, gap: i64, out: &mut Vec<u32>) {
-        let n = self.slots.len();
-        for c in 0..n.div_ceil(CHUNK) {
-            let first = c * CHUNK;
-            let recs = &self.slots.chunk(c)[..CHUNK.min(n - first)];
-            for (j, s) in recs.iter().enumerate() {
-                if s.key != FREE_KEY && t - s.last_ms > gap {
-                    out.push((first + j) as u32);
-                }
-            }
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 pub struct ThreadStore {
     slots: ChunkVec<Slot>,
@@ -78,7 +61,7 @@ pub struct ThreadStore {
 }
 
 /// The serialized form: the hash table is rebuilt from the slots on restore.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct ThreadStoreRepr {
     slots: ChunkVec<Slot>,
     free: Vec<u32>,
@@ -86,11 +69,21 @@ struct ThreadStoreRepr {
     garbage: usize,
 }
 
+/// [`ThreadStoreRepr`] as written: the slots and free list borrowed, not copied for each
+/// snapshot (same fields, same order, so the same bytes).
+#[derive(Serialize)]
+struct ThreadStoreOut<'a> {
+    slots: &'a ChunkVec<Slot>,
+    free: &'a [u32],
+    arena: Vec<u8>,
+    garbage: usize,
+}
+
 impl Serialize for ThreadStore {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ThreadStoreRepr {
-            slots: self.slots.clone(),
-            free: self.free.clone(),
+        ThreadStoreOut {
+            slots: &self.slots,
+            free: &self.free,
             arena: self.arena.to_flat(),
             garbage: self.garbage,
         }
@@ -572,9 +565,21 @@ impl ThreadStore {
 
     /// Live slot numbers, in slab order (deterministic).
     pub fn live_slots(&self) -> Vec<u32> {
-        (0..self.slots.len() as u32)
-            .filter(|&i| self.slots[i as usize].key != FREE_KEY)
-            .collect()
+        ThreadStore::entries(&self.slots).map(|(i, _)| i).collect()
+    }
+
+    /// Appends to `out` every live slot whose last item is more than `gap` before `t`
+    /// (the housekeeping sweep's candidates), reading the slots chunk by chunk.
+    pub fn silent_slots(&self, t: i64, gap: i64, out: &mut Vec<u32>) {
+        let mut first = 0;
+        for recs in self.slots.slices() {
+            for (j, s) in recs.iter().enumerate() {
+                if s.key != FREE_KEY && t - s.last_ms > gap {
+                    out.push((first + j) as u32);
+                }
+            }
+            first += recs.len();
+        }
     }
 
     /// Heap bytes held by the store (capacities).
@@ -1063,9 +1068,9 @@ mod tests {
             }
         }
         assert!(flat.len() > 3 * ARENA_CHUNK);
-        let old = ThreadStoreRepr {
-            slots,
-            free: st.free.clone(),
+        let old = ThreadStoreOut {
+            slots: &slots,
+            free: &st.free,
             arena: flat,
             garbage: 0,
         };
