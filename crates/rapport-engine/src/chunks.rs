@@ -248,14 +248,15 @@ impl<T: Copy> ChunkDeque<T> {
 
 // Both serialize as a sequence of their records, as the `Vec` and `VecDeque` they replaced.
 
-fn serialize_seq<'a, T: Serialize + 'a, S: Serializer>(
+/// Writes `len` items as one sequence (also the cohort's unpacked records).
+pub(crate) fn serialize_seq<S: Serializer>(
     len: usize,
-    it: impl Iterator<Item = &'a T>,
+    it: impl Iterator<Item = impl Serialize>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     let mut q = s.serialize_seq(Some(len))?;
     for x in it {
-        q.serialize_element(x)?;
+        q.serialize_element(&x)?;
     }
     q.end()
 }

@@ -84,14 +84,13 @@ impl Engine {
     }
 
     fn mark_dirty(&mut self, seq: u64) {
-        let was = self.st.cohort.update_flags(seq, |f| {
-            if f & (flag::DIRTY | flag::DETACHED) == 0 {
-                f | flag::DIRTY
-            } else {
-                f
-            }
-        });
-        if was.is_some_and(|f| f & (flag::DIRTY | flag::DETACHED) == 0) {
+        // A row already queued, or final, is not queued again.
+        let fresh = |f: u16| f & (flag::DIRTY | flag::DETACHED) == 0;
+        let was = self
+            .st
+            .cohort
+            .update_flags(seq, |f| if fresh(f) { f | flag::DIRTY } else { f });
+        if was.is_some_and(fresh) {
             self.st.dirty.push(seq);
         }
     }

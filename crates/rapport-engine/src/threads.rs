@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
-use crate::chunks::{ChunkDeque, ChunkVec};
+use crate::chunks::{serialize_seq, ChunkDeque, ChunkVec};
 use crate::hash::FastMap;
 use crate::table::PosTable;
 
@@ -648,7 +648,16 @@ struct Packed {
 const BP_BITS: u32 = 18;
 const BP_FAR: u32 = (1 << BP_BITS) - 1;
 const FLAG_BITS: u32 = 11;
+/// `meta`'s flag bits, in place.
+const FLAG_MASK: u32 = ((1 << FLAG_BITS) - 1) << BP_BITS;
 const OFF_FAR: u32 = u32::MAX;
+
+impl Packed {
+    #[inline(always)]
+    fn flags(&self) -> u16 {
+        ((self.meta & FLAG_MASK) >> BP_BITS) as u16
+    }
+}
 
 /// Thread outcomes in opening order, addressed by a 64-bit sequence number.
 #[derive(Debug, Clone, Default)]
@@ -770,7 +779,7 @@ impl Cohort {
             resp: p.resp,
             ack: p.ack,
             sla_s: p.sla_s,
-            flags: ((p.meta >> BP_BITS) & ((1 << FLAG_BITS) - 1)) as u16,
+            flags: p.flags(),
             band: (p.meta >> (BP_BITS + FLAG_BITS)) as u8,
         })
     }
@@ -798,7 +807,7 @@ impl Cohort {
     #[inline]
     pub fn flags(&self, seq: u64) -> Option<u16> {
         let p = self.recs.get(seq.checked_sub(self.base)? as usize)?;
-        Some(((p.meta >> BP_BITS) & ((1 << FLAG_BITS) - 1)) as u16)
+        Some(p.flags())
     }
 
     /// Changes only the flags of a kept record (no unpacking of the other fields); returns
@@ -807,12 +816,10 @@ impl Cohort {
     pub fn update_flags(&mut self, seq: u64, f: impl FnOnce(u16) -> u16) -> Option<u16> {
         let i = seq.checked_sub(self.base)? as usize;
         let p = self.recs.get_mut(i)?;
-        let shift = BP_BITS;
-        let fmask = ((1u32 << FLAG_BITS) - 1) << shift;
-        let old = ((p.meta & fmask) >> shift) as u16;
+        let old = p.flags();
         let new = f(old);
         debug_assert!(u32::from(new) < 1 << FLAG_BITS);
-        p.meta = (p.meta & !fmask) | (u32::from(new) << shift);
+        p.meta = (p.meta & !FLAG_MASK) | (u32::from(new) << BP_BITS);
         Some(old)
     }
 
@@ -839,12 +846,7 @@ struct RecsOut<'a>(&'a Cohort);
 
 impl Serialize for RecsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeSeq;
-        let mut q = s.serialize_seq(Some(self.0.len()))?;
-        for r in self.0.iter() {
-            q.serialize_element(&r)?;
-        }
-        q.end()
+        serialize_seq(self.0.len(), self.0.iter(), s)
     }
 }
 
