@@ -60,10 +60,11 @@ fn is_lone_dash(tok: &str) -> bool {
 
 /// Normalized tokens of a text, written into one buffer: `text` holds the tokens separated
 /// by single spaces, `ends` the end offset of each token. Avoids one allocation per token on
-/// the hot path.
+/// the hot path. `text` is UTF-8 (it is built from whole `str`s and lowercased ASCII words)
+/// but kept as bytes, so an ASCII word is appended lowercased eight bytes at a time.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    pub text: String,
+    pub text: Vec<u8>,
     ends: Vec<usize>,
     /// The addressed user's first name, reused across replies.
     name: String,
@@ -76,12 +77,12 @@ impl Tokens {
         self.ends.len()
     }
 
-    pub fn get(&self, i: usize) -> &str {
+    pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         &self.text[start..self.ends[i]]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         // A running start offset: no lookup of the previous end per token.
         let mut start = 0;
         self.ends.iter().map(move |&end| {
@@ -93,15 +94,40 @@ impl Tokens {
 
     fn push_mask(&mut self, m: &str) {
         self.begin();
-        self.text.push_str(m);
+        self.text.extend_from_slice(m.as_bytes());
         self.ends.push(self.text.len());
     }
 
     fn begin(&mut self) {
         if !self.ends.is_empty() {
-            self.text.push(' ');
+            self.text.push(b' ');
         }
     }
+
+    /// The normalized text as a `str` (`None` cannot happen: see the type's docs).
+    fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.text).ok()
+    }
+}
+
+/// Appends `text[start..end]`, ASCII letters and apostrophes, lowercased (`| 0x20` maps both
+/// onto themselves or their lowercase), eight bytes per load and store where the text
+/// reaches that far: the bytes a last load takes past the word are cut off after.
+#[inline]
+fn push_lower(out: &mut Vec<u8>, text: &[u8], start: usize, end: usize) {
+    let to = out.len() + (end - start);
+    let mut i = start;
+    while i < end {
+        let Some(c) = text.get(i..i + 8) else {
+            out.extend(text[i..end].iter().map(|&c| c | 0x20));
+            break;
+        };
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        out.extend_from_slice(&(u64::from_le_bytes(w) | (0x20 * ONES)).to_le_bytes());
+        i += 8;
+    }
+    out.truncate(to);
 }
 
 /// `(text before the last whitespace-separated token, that token)`, or `None` if there is
@@ -290,20 +316,15 @@ impl AsciiSink for Tokens {
     }
 
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
-        let w = &text[start..end];
         self.begin();
-        let start = self.text.len();
-        self.text.push_str(w);
-        if let Some(t) = self.text.get_mut(start..) {
-            t.make_ascii_lowercase();
-        }
+        push_lower(&mut self.text, text.as_bytes(), start, end);
         self.ends.push(self.text.len());
         true
     }
 
     fn unicode_word(&mut self, w: &str) -> bool {
         self.begin();
-        self.text.push_str(w);
+        self.text.extend_from_slice(w.as_bytes());
         self.ends.push(self.text.len());
         true
     }
@@ -711,7 +732,8 @@ fn is_stopword_packed(p: u64) -> bool {
 
 /// The normalized text: tokens joined by single spaces.
 pub fn normalize(text: &str) -> String {
-    tokenize(text).text
+    let t = tokenize(text);
+    t.as_str().map(str::to_owned).unwrap_or_default()
 }
 
 /// Per-bit vote counts of a SimHash, bit-sliced: byte `j` of `lanes[k]` counts the shingles
@@ -791,12 +813,12 @@ pub fn simhash_tokens(tokens: &Tokens) -> u64 {
             let start = if i == 0 { 0 } else { tokens.ends[i - 1] + 1 };
             votes.add(hash_bytes(
                 SHINGLE_SEED,
-                &tokens.text.as_bytes()[start..tokens.ends[i + 2]],
+                &tokens.text[start..tokens.ends[i + 2]],
             ));
         }
     } else if tokens.text.is_ascii() {
         // Characters are bytes: the 5-character windows need no index of char boundaries.
-        let bytes = tokens.text.as_bytes();
+        let bytes = &tokens.text[..];
         if bytes.len() < 5 {
             votes.add(hash_bytes(SHINGLE_SEED, bytes));
         } else {
@@ -804,8 +826,8 @@ pub fn simhash_tokens(tokens: &Tokens) -> u64 {
                 votes.add(hash_bytes(SHINGLE_SEED, w));
             }
         }
-    } else {
-        char_shingles(&tokens.text, &mut votes);
+    } else if let Some(text) = tokens.as_str() {
+        char_shingles(text, &mut votes);
     }
     votes.finish()
 }
@@ -919,22 +941,22 @@ const DEFLECTIONS: &[&str] = &[
 /// filter of the first words' (first byte, length), so most tokens skip the map lookup.
 struct Deflections {
     filter: u64,
-    by_first: FastMap<&'static str, Vec<Vec<&'static str>>>,
+    by_first: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>>,
 }
 
 #[inline]
-fn deflection_filter_bit(w: &str) -> u64 {
-    let first = w.as_bytes().first().copied().unwrap_or(0);
+fn deflection_filter_bit(w: &[u8]) -> u64 {
+    let first = w.first().copied().unwrap_or(0);
     1 << ((usize::from(first) * 7 + w.len()) & 63)
 }
 
 fn deflection_index() -> &'static Deflections {
     static MAP: std::sync::OnceLock<Deflections> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: FastMap<&'static str, Vec<Vec<&'static str>>> = FastMap::default();
+        let mut m: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>> = FastMap::default();
         let mut filter = 0;
         for p in DEFLECTIONS {
-            let words: Vec<&'static str> = p.split(' ').collect();
+            let words: Vec<&'static [u8]> = p.split(' ').map(str::as_bytes).collect();
             filter |= deflection_filter_bit(words[0]);
             m.entry(words[0]).or_default().push(words[1..].to_vec());
         }
@@ -1000,6 +1022,7 @@ impl ContentWords {
             if usize::from(cw.len) == MAX_CONTENT_WORDS {
                 break;
             }
+            let t = std::str::from_utf8(t).expect("tokens are UTF-8");
             if t.starts_with('<')
                 || t.len() < 3
                 || t.chars().count() < 3
@@ -1072,8 +1095,8 @@ pub fn analyze_reply_with(
         let tokens = &*tokens;
         ReplyFeatures {
             simhash: simhash_tokens(tokens),
-            exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
-            addresses_by_name: named && tokens.iter().any(|t| t == name),
+            exact: hash_bytes(EXACT_SEED, &tokens.text),
+            addresses_by_name: named && tokens.iter().any(|t| t == name.as_bytes()),
             deflects_to_private: deflects(tokens),
             words,
         }
