@@ -70,6 +70,44 @@ pub struct Tokens {
     name: String,
     /// The word being built by the general tokenizer.
     word: String,
+    /// Content-word values of recently seen short words.
+    memo: WordMemo,
+}
+
+/// Slots of [`WordMemo`] (16 bytes each).
+const MEMO_BITS: u32 = 10;
+/// [`WordMemo`] value of a stop word (content-word values are 16-bit).
+const MEMO_STOP: u32 = 1 << 16;
+
+/// What [`WordSink`] makes of a word of 3 to 8 bytes, by the word: its 16-bit content-word
+/// value, or that it is a stop word. A direct-mapped table of the words' packed lowercase
+/// bytes (distinct words pack distinctly and never to 0, the empty slot), so a repeated
+/// word costs one multiply and one compare instead of the stop-word probe and three
+/// finalizers. Word frequencies are skewed (a few hundred words make up most of any text),
+/// so most words hit. Allocated at the first word (16 KiB), a cache only: never snapshotted.
+#[derive(Debug, Default)]
+struct WordMemo(Option<Box<[(u64, u32); 1 << MEMO_BITS]>>);
+
+impl WordMemo {
+    /// The value of the word of `len` bytes whose lowercase packs to `lower`.
+    #[inline]
+    fn value(&mut self, lower: u64, len: usize) -> u32 {
+        let slots = self
+            .0
+            .get_or_insert_with(|| Box::new([(0, 0); 1 << MEMO_BITS]));
+        let e =
+            &mut slots[(lower.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize];
+        if e.0 == lower {
+            return e.1;
+        }
+        let v = if is_stopword_packed(lower) {
+            MEMO_STOP
+        } else {
+            u32::from(fmix64(hash_short_word_lower(WORD_SEED, lower, len)) as u16)
+        };
+        *e = (lower, v);
+        v
+    }
 }
 
 impl Tokens {
@@ -545,16 +583,18 @@ fn strip_signature_ascii(text: &str) -> &str {
 /// Collects content words straight from the scanner (inbound items need nothing else).
 /// `seen` has bit `h % 64` set for each kept hash `h`: most new words miss it, so the
 /// distinct-word check rarely walks the list.
-struct WordSink {
+struct WordSink<'m> {
     words: ContentWords,
     seen: u64,
+    memo: &'m mut WordMemo,
 }
 
-impl WordSink {
-    fn new() -> Self {
+impl<'m> WordSink<'m> {
+    fn new(memo: &'m mut WordMemo) -> Self {
         WordSink {
             words: ContentWords::default(),
             seen: 0,
+            memo,
         }
     }
 
@@ -573,12 +613,12 @@ impl WordSink {
 
 /// Tokens of a reply and its content words from one scan; the words stop at
 /// [`MAX_CONTENT_WORDS`], the tokens do not.
-struct ReplySink<'a> {
+struct ReplySink<'a, 'm> {
     tokens: &'a mut Tokens,
-    words: WordSink,
+    words: WordSink<'m>,
 }
 
-impl AsciiSink for ReplySink<'_> {
+impl AsciiSink for ReplySink<'_, '_> {
     fn mask(&mut self, m: &'static str) -> bool {
         self.tokens.mask(m)
     }
@@ -620,7 +660,7 @@ fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
     raw | ((0x20 * ONES) & keep)
 }
 
-impl AsciiSink for WordSink {
+impl AsciiSink for WordSink<'_> {
     fn mask(&mut self, _: &'static str) -> bool {
         true
     }
@@ -633,16 +673,17 @@ impl AsciiSink for WordSink {
         debug_assert!(b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'\''));
         if b.len() >= 3 {
             let h = if b.len() <= 8 {
-                // One load serves the stop-word test and the hash.
+                // One load serves the stop-word test and the hash (through the memo).
                 let lower = load_word_lower_at(text.as_bytes(), start, end);
-                if is_stopword_packed(lower) {
+                let v = self.memo.value(lower, b.len());
+                if v == MEMO_STOP {
                     return usize::from(cw.len) < MAX_CONTENT_WORDS;
                 }
-                hash_short_word_lower(WORD_SEED, lower, b.len())
+                v as u16
             } else {
-                hash_word_lower(WORD_SEED, b)
+                fmix64(hash_word_lower(WORD_SEED, b)) as u16
             };
-            self.keep(fmix64(h) as u16);
+            self.keep(h);
         }
         usize::from(self.words.len) < MAX_CONTENT_WORDS
     }
@@ -1048,11 +1089,11 @@ pub fn content_words(text: &str) -> ContentWords {
 /// [`content_words`] with a reused token buffer.
 pub fn content_words_with(text: &str, buf: &mut Tokens) -> ContentWords {
     if text.is_ascii() {
-        let mut sink = WordSink::new();
+        let mut sink = WordSink::new(&mut buf.memo);
         scan_ascii(text, &mut sink);
         return sink.words;
     }
-    let mut sink = WordSink::new();
+    let mut sink = WordSink::new(&mut buf.memo);
     tokenize_general(text, &mut sink, &mut buf.word);
     sink.words
 }
@@ -1070,11 +1111,12 @@ pub fn analyze_reply_with(
 ) -> ReplyFeatures {
     tokens.text.clear();
     tokens.ends.clear();
+    let mut memo = std::mem::take(&mut tokens.memo);
     let words = if text.is_ascii() {
         // One pass: the content words come from the same scan as the tokens.
         let mut sink = ReplySink {
             tokens,
-            words: WordSink::new(),
+            words: WordSink::new(&mut memo),
         };
         scan_ascii(text, &mut sink);
         sink.words.words
@@ -1082,13 +1124,14 @@ pub fn analyze_reply_with(
         let mut word = std::mem::take(&mut tokens.word);
         let mut sink = ReplySink {
             tokens,
-            words: WordSink::new(),
+            words: WordSink::new(&mut memo),
         };
         tokenize_general(text, &mut sink, &mut word);
         let words = sink.words.words;
         tokens.word = word;
         words
     };
+    tokens.memo = memo;
     let mut name = std::mem::take(&mut tokens.name);
     let named = display_name.is_some_and(|d| first_name_into(d, &mut name));
     let features = {
@@ -1244,6 +1287,8 @@ mod tests {
         ];
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let (mut a, mut b) = (Tokens::default(), Tokens::default());
+        // One memo for every text, as in the engine: repeated words hit it.
+        let mut memo = WordMemo::default();
         for n in 0..20_000 {
             let len = n % 24;
             let mut text = String::new();
@@ -1259,7 +1304,7 @@ mod tests {
             b.ends.clear();
             tokenize_general(&text, &mut b, &mut String::new());
             assert_eq!((&a.text, &a.ends), (&b.text, &b.ends), "{text:?}");
-            let mut sink = WordSink::new();
+            let mut sink = WordSink::new(&mut memo);
             scan_ascii(&text, &mut sink);
             assert_eq!(sink.words, ContentWords::from_tokens(&b), "{text:?}");
             a.text.clear();
@@ -1396,5 +1441,41 @@ mod tests {
         assert_eq!(a, b);
         let c = simhash("We love that you love it! Enjoy the new colours this spring");
         assert!((a ^ c).count_ones() > 3);
+    }
+    /// The memo gives what it caches, the stop-word test and the word hash, for words that
+    /// hit it, miss it and evict each other (more distinct words than slots).
+    #[test]
+    fn word_memo_matches_the_direct_values() {
+        let mut memo = WordMemo::default();
+        let letters = b"abcdefghijklmnopqrstuvwxyz'";
+        let mut x = 5u64;
+        let mut words: Vec<Vec<u8>> = STOPWORDS
+            .iter()
+            .filter(|w| (3..=8).contains(&w.len()))
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        for _ in 0..3_000 {
+            x = fmix64(x.wrapping_add(1));
+            let len = 3 + (x % 6) as usize;
+            let mut w = vec![letters[(x >> 8) as usize % 26]];
+            for k in 1..len {
+                w.push(letters[(x >> (8 + 5 * k)) as usize % letters.len()]);
+            }
+            words.push(w);
+        }
+        for round in 0..3 {
+            for (i, w) in words.iter().enumerate() {
+                if round == 1 && i % 3 != 0 {
+                    continue;
+                }
+                let lower = load_word_lower(w);
+                let want = if is_stopword_ascii_lower(w, false) {
+                    MEMO_STOP
+                } else {
+                    u32::from(fmix64(hash_bytes(WORD_SEED, w)) as u16)
+                };
+                assert_eq!(memo.value(lower, w.len()), want, "{w:?}");
+            }
+        }
     }
 }
