@@ -92,14 +92,28 @@ impl WordMemo {
     /// The value of the word of `len` bytes whose lowercase packs to `lower`.
     #[inline]
     fn value(&mut self, lower: u64, len: usize) -> u32 {
+        if let Some(slots) = &self.0 {
+            let e = slots[WordMemo::slot(lower)];
+            if e.0 == lower {
+                return e.1;
+            }
+        }
+        self.fill(lower, len)
+    }
+
+    #[inline]
+    fn slot(lower: u64) -> usize {
+        (lower.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize
+    }
+
+    /// The miss path, out of line so the hit path needs few registers.
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self, lower: u64, len: usize) -> u32 {
         let slots = self
             .0
             .get_or_insert_with(|| Box::new([(0, 0); 1 << MEMO_BITS]));
-        let e =
-            &mut slots[(lower.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize];
-        if e.0 == lower {
-            return e.1;
-        }
+        let e = &mut slots[WordMemo::slot(lower)];
         let v = if is_stopword_packed(lower) {
             MEMO_STOP
         } else {
@@ -660,6 +674,13 @@ fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
     raw | ((0x20 * ONES) & keep)
 }
 
+/// The content-word value of a word longer than 8 bytes (rare; out of line so the common
+/// short word's path needs few registers).
+#[inline(never)]
+fn long_word_value(b: &[u8]) -> u16 {
+    fmix64(hash_word_lower(WORD_SEED, b)) as u16
+}
+
 impl AsciiSink for WordSink<'_> {
     fn mask(&mut self, _: &'static str) -> bool {
         true
@@ -681,7 +702,7 @@ impl AsciiSink for WordSink<'_> {
                 }
                 v as u16
             } else {
-                fmix64(hash_word_lower(WORD_SEED, b)) as u16
+                long_word_value(b)
             };
             self.keep(h);
         }
