@@ -204,16 +204,86 @@ fn strip_signature(text: &str) -> &str {
     if is_signature(last) {
         return rest;
     }
-    if let Some((rest2, dash)) = split_last(rest) {
-        if is_lone_dash(dash)
-            && last.chars().all(char::is_alphabetic)
-            && last.chars().next().is_some_and(char::is_uppercase)
-        {
-            // "- Sarah": a dash, then a capitalised name.
-            return rest2;
+    // The tests on the last token first: most texts do not end in a capitalised word, and
+    // then the token before it is not looked for.
+    if last.chars().next().is_some_and(char::is_uppercase) && last.chars().all(char::is_alphabetic)
+    {
+        if let Some((rest2, dash)) = split_last(rest) {
+            if is_lone_dash(dash) {
+                // "- Sarah": a dash, then a capitalised name.
+                return rest2;
+            }
         }
     }
     text
+}
+
+/// `text.split_whitespace()`, testing ASCII bytes through the byte class table and decoding
+/// only non-ASCII characters (texts are mostly ASCII even when they hold an emoji).
+fn split_ws(text: &str) -> SplitWs<'_> {
+    SplitWs { text, i: 0 }
+}
+
+struct SplitWs<'a> {
+    text: &'a str,
+    /// A char boundary: where the next search starts.
+    i: usize,
+}
+
+impl SplitWs<'_> {
+    /// The length of the character at `i` if it is whitespace, else 0.
+    #[inline(always)]
+    fn ws_at(&self, i: usize) -> usize {
+        let c = self.text.as_bytes()[i];
+        if c < 0x80 {
+            return usize::from(is_ascii_ws(c));
+        }
+        match self.text[i..].chars().next() {
+            Some(ch) if ch.is_whitespace() => ch.len_utf8(),
+            _ => 0,
+        }
+    }
+}
+
+impl<'a> Iterator for SplitWs<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.text.as_bytes();
+        let mut i = self.i;
+        while i < b.len() {
+            let n = self.ws_at(i);
+            if n == 0 {
+                break;
+            }
+            i += n;
+        }
+        if i >= b.len() {
+            self.i = i;
+            return None;
+        }
+        let start = i;
+        while i < b.len() {
+            let c = b[i];
+            if c < 0x80 {
+                if is_ascii_ws(c) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let Some(ch) = self.text[i..].chars().next() else {
+                    break;
+                };
+                if ch.is_whitespace() {
+                    break;
+                }
+                i += ch.len_utf8();
+            }
+        }
+        self.i = i;
+        Some(&self.text[start..i])
+    }
 }
 
 /// Normalizes a text (METRICS.md §5): leading @handles dropped; other handles, URLs, numbers
@@ -250,7 +320,7 @@ fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
     };
     let body = strip_signature(text);
     let mut leading = true;
-    for tok in body.split_whitespace() {
+    for tok in split_ws(body) {
         if leading && tok.starts_with('@') {
             continue;
         }
@@ -934,13 +1004,22 @@ pub fn first_name(display_name: &str) -> Option<String> {
 /// [`first_name`] into a reused buffer (every reply has one); `false` and an empty buffer
 /// when there is none.
 fn first_name_into(display_name: &str, buf: &mut String) -> bool {
-    for w in display_name.split_whitespace() {
+    for w in split_ws(display_name) {
         buf.clear();
-        for c in w.chars().filter(|c| c.is_alphabetic()) {
-            if c.is_ascii() {
-                buf.push(c.to_ascii_lowercase());
-            } else {
-                buf.extend(c.to_lowercase());
+        if w.is_ascii() {
+            // Letters are bytes and lowercase to one byte.
+            for &c in w.as_bytes() {
+                if c.is_ascii_alphabetic() {
+                    buf.push(char::from(c | 0x20));
+                }
+            }
+        } else {
+            for c in w.chars().filter(|c| c.is_alphabetic()) {
+                if c.is_ascii() {
+                    buf.push(c.to_ascii_lowercase());
+                } else {
+                    buf.extend(c.to_lowercase());
+                }
             }
         }
         if buf.chars().count() >= 2 && !TITLES.contains(&buf.as_str()) {
@@ -1497,6 +1576,26 @@ mod tests {
                 };
                 assert_eq!(memo.value(lower, w.len()), want, "{w:?}");
             }
+        }
+    }
+    /// `split_ws` splits exactly as `split_whitespace`, with ASCII and other whitespace,
+    /// multi-byte characters at every position, and empty or all-space texts.
+    #[test]
+    fn split_ws_matches_split_whitespace() {
+        let alphabet = [
+            " ", "\t", "\n", "\u{0b}", "\u{85}", "\u{a0}", "\u{1680}", "\u{2003}", "\u{2028}",
+            "\u{202f}", "\u{3000}", "a", "Z", "é", "ß", "😍", "\u{200b}", "-", "'",
+        ];
+        let mut x = 11u64;
+        for n in 0..20_000u64 {
+            let mut text = String::new();
+            for _ in 0..n % 17 {
+                x = fmix64(x.wrapping_add(n));
+                text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let want: Vec<&str> = text.split_whitespace().collect();
+            let got: Vec<&str> = split_ws(&text).collect();
+            assert_eq!(got, want, "{text:?}");
         }
     }
 }
