@@ -756,6 +756,7 @@ impl AsciiSink for WordSink<'_> {
         true
     }
 
+    #[inline(always)]
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
         let cw = &mut self.words;
         let b = &text.as_bytes()[start..end];
