@@ -682,6 +682,15 @@ impl<'m> WordSink<'m> {
         }
     }
 
+    /// A word of 3 to 8 bytes whose lowercase packs to `lower`: kept unless a stop word.
+    #[inline(always)]
+    fn short_word(&mut self, lower: u64, len: usize) {
+        let v = self.memo.value(lower, len);
+        if v != MEMO_STOP {
+            self.keep(v as u16);
+        }
+    }
+
     /// Adds a word hash unless it is there already; the caller checks there is room.
     #[inline]
     fn keep(&mut self, h: u16) {
@@ -708,10 +717,25 @@ impl AsciiSink for ReplySink<'_, '_> {
     }
 
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
-        if usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
-            self.words.word(text, start, end);
+        let len = end - start;
+        if len > 8 {
+            if usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
+                self.words.word(text, start, end);
+            }
+            return self.tokens.word(text, start, end);
         }
-        self.tokens.word(text, start, end)
+        // Most words: one load serves the content word and the token.
+        let lower = load_word_lower_at(text.as_bytes(), start, end);
+        if len >= 3 && usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
+            self.words.short_word(lower, len);
+        }
+        let t = &mut *self.tokens;
+        t.begin();
+        let to = t.text.len() + len;
+        t.text.extend_from_slice(&lower.to_le_bytes());
+        t.text.truncate(to);
+        t.ends.push(to);
+        true
     }
 
     fn unicode_word(&mut self, w: &str) -> bool {
@@ -758,24 +782,16 @@ impl AsciiSink for WordSink<'_> {
 
     #[inline(always)]
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
-        let cw = &mut self.words;
         let b = &text.as_bytes()[start..end];
         // The scanner's words are ASCII letters and apostrophes only, so the cheap
         // word-at-a-time lowercasing of `load_word_lower`/`hash_word_lower` applies.
         debug_assert!(b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'\''));
-        if b.len() >= 3 {
-            let h = if b.len() <= 8 {
-                // One load serves the stop-word test and the hash (through the memo).
-                let lower = load_word_lower_at(text.as_bytes(), start, end);
-                let v = self.memo.value(lower, b.len());
-                if v == MEMO_STOP {
-                    return usize::from(cw.len) < MAX_CONTENT_WORDS;
-                }
-                v as u16
-            } else {
-                long_word_value(b)
-            };
-            self.keep(h);
+        if b.len() > 8 {
+            self.keep(long_word_value(b));
+        } else if b.len() >= 3 {
+            // One load serves the stop-word test and the hash (through the memo).
+            let lower = load_word_lower_at(text.as_bytes(), start, end);
+            self.short_word(lower, b.len());
         }
         usize::from(self.words.len) < MAX_CONTENT_WORDS
     }
@@ -1387,7 +1403,7 @@ mod tests {
             "STILL",
         ];
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let (mut a, mut b) = (Tokens::default(), Tokens::default());
+        let (mut a, mut b, mut c) = (Tokens::default(), Tokens::default(), Tokens::default());
         // One memo for every text, as in the engine: repeated words hit it.
         let mut memo = WordMemo::default();
         for n in 0..20_000 {
@@ -1408,6 +1424,10 @@ mod tests {
             let mut sink = WordSink::new(&mut memo);
             scan_ascii(&text, &mut sink);
             assert_eq!(sink.words, ContentWords::from_tokens(&b), "{text:?}");
+            // The reply sink (tokens and content words from one scan) agrees too.
+            let reply = analyze_reply_with(&text, None, &mut c);
+            assert_eq!(reply.words, ContentWords::from_tokens(&b), "{text:?}");
+            assert_eq!((&c.text, &c.ends), (&b.text, &b.ends), "{text:?}");
             a.text.clear();
             a.ends.clear();
         }
