@@ -749,7 +749,7 @@ impl AsciiSink for ReplySink<'_, '_> {
 /// [`load_word_lower`] of `text[start..end]` (1 to 8 bytes of ASCII letters and
 /// apostrophes) with one 8-byte load from the text where it is long enough, masked to the
 /// word, instead of a byte loop.
-#[inline]
+#[inline(always)]
 fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
     debug_assert!((1..=8).contains(&len));
@@ -763,7 +763,7 @@ fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
         w.copy_from_slice(&text[end - 8..end]);
         u64::from_le_bytes(w) >> (8 * (8 - len))
     } else {
-        return load_word_lower(&text[start..end]);
+        return load_short_text_word(&text[start..end]);
     };
     raw | ((0x20 * ONES) & keep)
 }
@@ -773,6 +773,12 @@ fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
 #[inline(never)]
 fn long_word_value(b: &[u8]) -> u16 {
     fmix64(hash_word_lower(WORD_SEED, b)) as u16
+}
+
+/// [`load_word_lower`] for a text shorter than 8 bytes (rare; out of line, a byte loop).
+#[inline(never)]
+fn load_short_text_word(b: &[u8]) -> u64 {
+    load_word_lower(b)
 }
 
 impl AsciiSink for WordSink<'_> {
