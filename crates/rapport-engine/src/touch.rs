@@ -32,8 +32,10 @@ fn is_emoji(c: char) -> bool {
 /// Case-insensitive prefix test on bytes: no lowercased copy of every token.
 fn is_url(tok: &str) -> bool {
     let b = tok.as_bytes();
-    // Most tokens fail on the first byte.
-    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+    // Most tokens fail on the first byte, and most others ("help", "why") on the second.
+    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W'))
+        || !matches!(b.get(1), Some(b't' | b'T' | b'w' | b'W'))
+    {
         return false;
     }
     let has = |p: &[u8]| b.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
