@@ -25,7 +25,7 @@ const FAR: u32 = u32::MAX;
 /// 2^32 ms in practice (anything else goes to `far_times`).
 const REBASE_LAG_MS: i64 = 1 << 30;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReplyContext {
     /// Entry of the key in slot `i`, valid where bit `i` of `present` is set: its time as
     /// milliseconds after `base` (26 bytes per slot with the words, where `(i64, words)`
@@ -42,6 +42,27 @@ pub struct ReplyContext {
     far_times: FastMap<u32, i64>,
     /// Entries of keys without a slot.
     loose: DenseMap<CtxEntry>,
+    /// No per-slot entry's time is before this, and no loose entry's before `loose_oldest`
+    /// (`i64::MAX`: none kept yet; exact after a sweep that visits the entries): a sweep
+    /// whose horizon is not past them drops nothing and skips the visit.
+    oldest: i64,
+    loose_oldest: i64,
+}
+
+impl Default for ReplyContext {
+    fn default() -> Self {
+        ReplyContext {
+            times: ChunkVec::default(),
+            words: ChunkVec::default(),
+            present: Bits::default(),
+            base: 0,
+            based: false,
+            far_times: FastMap::default(),
+            loose: DenseMap::default(),
+            oldest: i64::MAX,
+            loose_oldest: i64::MAX,
+        }
+    }
 }
 
 impl ReplyContext {
@@ -80,10 +101,14 @@ impl ReplyContext {
                 self.times.resize(s + 1, 0);
                 self.words.resize(s + 1, ContentWords::default());
                 self.set_time(s, v.0);
+                self.oldest = self.oldest.min(v.0);
                 self.words[s] = v.1;
                 self.present.set(s, true);
             }
-            None => self.loose.insert(key, v),
+            None => {
+                self.loose_oldest = self.loose_oldest.min(v.0);
+                self.loose.insert(key, v);
+            }
         }
     }
 
@@ -124,7 +149,9 @@ impl ReplyContext {
         let s = slot as usize;
         if self.present.contains(s) {
             self.present.set(s, false);
-            self.loose.insert(key, (self.time_at(s), self.words[s]));
+            let at = self.time_at(s);
+            self.loose_oldest = self.loose_oldest.min(at);
+            self.loose.insert(key, (at, self.words[s]));
             if !self.far_times.is_empty() {
                 self.far_times.remove(&slot);
             }
@@ -147,21 +174,46 @@ impl ReplyContext {
         let cut = u32::try_from((i128::from(horizon) - i128::from(base)).max(0)).unwrap_or(FAR);
         let times = &mut self.times;
         let far = &self.far_times;
+        // The least time kept, found during a visit.
+        let mut least = i64::MAX;
         if shift32 == 0 {
-            self.present.retain(|s| match times[s] {
-                FAR => far.get(&(s as u32)).is_some_and(|&at| at >= horizon),
-                off => off >= cut,
-            });
+            if self.oldest < horizon {
+                self.present.retain(|s| match times[s] {
+                    FAR => far.get(&(s as u32)).is_some_and(|&at| {
+                        let keep = at >= horizon;
+                        if keep {
+                            least = least.min(at);
+                        }
+                        keep
+                    }),
+                    off => {
+                        let keep = off >= cut;
+                        if keep {
+                            least = least.min(base + i64::from(off));
+                        }
+                        keep
+                    }
+                });
+                self.oldest = least;
+            }
         } else {
             // Every kept offset is at least `shift32` (its time is not before the horizon).
             self.present.retain(|s| match times[s] {
-                FAR => far.get(&(s as u32)).is_some_and(|&at| at >= horizon),
+                FAR => far.get(&(s as u32)).is_some_and(|&at| {
+                    let keep = at >= horizon;
+                    if keep {
+                        least = least.min(at);
+                    }
+                    keep
+                }),
                 off if off >= cut => {
+                    least = least.min(base + i64::from(off));
                     times[s] = off - shift32;
                     true
                 }
                 _ => false,
             });
+            self.oldest = least;
         }
         self.base = new_base;
         if !self.far_times.is_empty() {
@@ -177,7 +229,18 @@ impl ReplyContext {
                 }
             }
         }
-        self.loose.retain(|_, (at, _)| *at >= horizon);
+        // An empty map is still swept: that gives its slack back.
+        if self.loose_oldest < horizon || self.loose.len() == 0 {
+            let mut least = i64::MAX;
+            self.loose.retain(|_, (at, _)| {
+                let keep = *at >= horizon;
+                if keep {
+                    least = least.min(*at);
+                }
+                keep
+            });
+            self.loose_oldest = least;
+        }
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -230,6 +293,8 @@ impl<'de> Deserialize<'de> for ReplyContext {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(ReplyContext {
             loose: DenseMap::deserialize(d)?,
+            // Unknown until the first sweep visits them.
+            loose_oldest: i64::MIN,
             ..ReplyContext::default()
         })
     }
@@ -290,6 +355,15 @@ mod tests {
             if t % 1_000 == 999 {
                 ctx.retain_since(now - 5 * DAY);
                 want.retain(|_, (at, _)| *at >= now - 5 * DAY);
+            } else if t % 100 == 50 {
+                // A horizon before most entries: sweeps that drop nothing skip the visit.
+                let h = if t % 200 == 50 {
+                    now - 6 * DAY
+                } else {
+                    i64::MIN + 6
+                };
+                ctx.retain_since(h);
+                want.retain(|_, (at, _)| *at >= h);
             }
             let slot = store.find(key);
             assert_eq!(ctx.get(key, slot), want.get(&key).copied());

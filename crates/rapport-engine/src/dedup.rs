@@ -4,6 +4,11 @@
 //! offset cannot express (far behind the base or more than ~49 days after it) is kept whole
 //! in a side map, so membership and expiry are exactly those of a map of full times.
 //!
+//! Moving the base never rewrites the entries: an offset is stored plus the base's distance
+//! from a fixed origin, modulo 2^32 (every live offset is below 2^32, so subtracting that
+//! distance with wraparound gives it back exactly), and a lower bound of the stored times
+//! lets an expiry sweep that would drop nothing skip the visit of every entry.
+//!
 //! It serializes as a map of every id to its full time, as the map it replaced did.
 
 use std::fmt;
@@ -18,11 +23,28 @@ use crate::hash::FastMap;
 /// Below the first time of an empty set, the base leaves room for this much reordering.
 const BACK_SLACK_MS: i64 = 1 << 31;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DedupTimes {
     base: i64,
+    /// `near` holds each offset from `base` plus `lag` (the base's distance from where it was
+    /// when the set was empty), modulo 2^32.
+    lag: u32,
+    /// No time kept in `near` is before this (`i64::MAX` when none was ever kept).
+    oldest: i64,
     near: DenseMap<u32>,
     far: FastMap<u64, i64>,
+}
+
+impl Default for DedupTimes {
+    fn default() -> Self {
+        DedupTimes {
+            base: 0,
+            lag: 0,
+            oldest: i64::MAX,
+            near: DenseMap::default(),
+            far: FastMap::default(),
+        }
+    }
 }
 
 impl DedupTimes {
@@ -32,6 +54,13 @@ impl DedupTimes {
 
     fn offset(&self, at: i64) -> Option<u32> {
         u32::try_from(i128::from(at) - i128::from(self.base)).ok()
+    }
+
+    /// Keeps `k` at offset `o` from the base (a time of `at`) in `near`.
+    #[inline]
+    fn put_near(&mut self, k: u64, o: u32, at: i64) {
+        self.oldest = self.oldest.min(at);
+        self.near.insert(k, o.wrapping_add(self.lag));
     }
 
     /// Records `k` seen at `at` unless present; returns whether it was present (then unchanged).
@@ -44,7 +73,13 @@ impl DedupTimes {
         }
         match self.offset(at) {
             // One lookup on the hot path: the usual new id fits an offset.
-            Some(o) => self.near.insert_if_absent(k, o),
+            Some(o) => {
+                let was = self.near.insert_if_absent(k, o.wrapping_add(self.lag));
+                if !was {
+                    self.oldest = self.oldest.min(at);
+                }
+                was
+            }
             None => {
                 if self.near.get(&k).is_some() {
                     return true;
@@ -58,30 +93,38 @@ impl DedupTimes {
     /// Forgets the ids of items before `horizon` and moves the base up to it.
     pub fn retain_since(&mut self, horizon: i64) {
         let base = self.base;
-        // Every kept offset is at least `shift`, so the subtraction cannot wrap.
         let shift = (i128::from(horizon) - i128::from(base)).max(0);
-        let shift32 = u32::try_from(shift).unwrap_or(u32::MAX);
-        // `base + o < horizon` is `o < shift`; past `u32::MAX`, every offset is.
-        let cut = u64::try_from(shift).unwrap_or(u64::MAX);
-        self.near.retain(|_, o| {
-            if u64::from(*o) < cut {
-                return false;
-            }
-            *o -= shift32;
-            true
-        });
+        // An empty `near` is still swept: that gives its slack back.
+        if self.oldest < horizon || self.near.len() == 0 {
+            // `base + o < horizon` is `o < shift`; past `u32::MAX`, every offset is.
+            let cut = u64::try_from(shift).unwrap_or(u64::MAX);
+            let lag = self.lag;
+            // The least offset kept (exact after the visit).
+            let mut least: Option<u32> = None;
+            self.near.retain(|_, s| {
+                let o = s.wrapping_sub(lag);
+                let keep = u64::from(o) >= cut;
+                if keep {
+                    least = Some(least.map_or(o, |l| l.min(o)));
+                }
+                keep
+            });
+            self.oldest = least.map_or(i64::MAX, |o| base + i64::from(o));
+        }
         self.far.retain(|_, at| *at >= horizon);
         if shift > 0 {
             self.base = horizon;
+            // Kept offsets are at least `shift`: they stay below 2^32 from the new base.
+            self.lag = self.lag.wrapping_add(shift as u32);
             if !self.far.is_empty() {
-                let back: Vec<(u64, u32)> = self
+                let back: Vec<(u64, u32, i64)> = self
                     .far
                     .iter()
-                    .filter_map(|(&k, &at)| self.offset(at).map(|o| (k, o)))
+                    .filter_map(|(&k, &at)| self.offset(at).map(|o| (k, o, at)))
                     .collect();
-                for (k, o) in back {
+                for (k, o, at) in back {
                     self.far.remove(&k);
-                    self.near.insert(k, o);
+                    self.put_near(k, o, at);
                 }
             }
         }
@@ -96,10 +139,10 @@ impl DedupTimes {
     }
 
     fn iter(&self) -> impl Iterator<Item = (u64, i64)> + '_ {
-        let base = self.base;
+        let (base, lag) = (self.base, self.lag);
         self.near
             .iter()
-            .map(move |(k, o)| (k, base + i64::from(o)))
+            .map(move |(k, s)| (k, base + i64::from(s.wrapping_sub(lag))))
             .chain(self.far.iter().map(|(&k, &at)| (k, at)))
     }
 }
@@ -164,6 +207,12 @@ mod tests {
                 let horizon = t - 86_400_000;
                 d.retain_since(horizon);
                 h.retain(|_, a| *a >= horizon);
+                // Full times read back exactly after each sweep.
+                let mut got: Vec<(u64, i64)> = d.iter().collect();
+                got.sort_unstable();
+                let mut want: Vec<(u64, i64)> = h.iter().map(|(&k, &v)| (k, v)).collect();
+                want.sort_unstable();
+                assert_eq!(got, want);
             }
             assert_eq!(d.len(), h.len());
         }
@@ -179,5 +228,42 @@ mod tests {
         let mut again: Vec<(u64, i64)> = back.iter().collect();
         again.sort_unstable();
         assert_eq!(again, want);
+    }
+
+    /// Sweeps that drop nothing skip the visit but still move the base; later inserts,
+    /// sweeps that do drop and the full times all match a plain map.
+    #[test]
+    fn skipped_sweeps_move_the_base() {
+        let mut d = DedupTimes::default();
+        let mut h: FastMap<u64, i64> = FastMap::default();
+        let t0 = 1_700_000_000_000i64;
+        const HOUR: i64 = 3_600_000;
+        let mut last_drop = t0 - 24 * HOUR;
+        for step in 0..400i64 {
+            let now = t0 + step * HOUR;
+            for j in 0..20u64 {
+                let k = crate::hash::fmix64((step as u64) << 8 | j);
+                let at = now - (j as i64 % 5) * HOUR;
+                assert_eq!(d.insert_if_absent(k, at), h.contains_key(&k));
+                h.entry(k).or_insert(at);
+            }
+            // Mostly a horizon before everything kept that still moves the base (by ~23
+            // days at the first sweep, then a minute per sweep); every 50th a day back,
+            // which drops.
+            let horizon = if step % 50 == 49 {
+                last_drop = now - 24 * HOUR;
+                last_drop
+            } else {
+                last_drop + (step % 50 + 1) * 60_000
+            };
+            d.retain_since(horizon);
+            h.retain(|_, a| *a >= horizon);
+            let mut got: Vec<(u64, i64)> = d.iter().collect();
+            got.sort_unstable();
+            let mut want: Vec<(u64, i64)> = h.iter().map(|(&k, &v)| (k, v)).collect();
+            want.sort_unstable();
+            assert_eq!(got, want, "step {step}");
+        }
+        assert!(d.len() > 0);
     }
 }

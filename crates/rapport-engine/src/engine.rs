@@ -216,7 +216,9 @@ pub struct Engine {
     pub(crate) cals: Vec<BusinessCalendar>,
     pub(crate) default_cal: BusinessCalendar,
     pub(crate) brand_lookup: FastMap<String, u32>,
-    pub(crate) bp_lookup: FastMap<u64, u32>,
+    /// Brand/platform index by `brand × platforms + platform` (`NO_BP`: none yet): one
+    /// array read per event instead of a hash lookup (derived from `st`, not state).
+    pub(crate) bp_lookup: Vec<u32>,
     /// [`key_prefix`] of each brand/platform, by index (derived from `st`, not state).
     pub(crate) bp_keys: Vec<StableHasher>,
     pub(crate) st: State,
@@ -279,7 +281,7 @@ impl Engine {
             cals: Vec::new(),
             default_cal,
             brand_lookup: FastMap::default(),
-            bp_lookup: FastMap::default(),
+            bp_lookup: Vec::new(),
             bp_keys: Vec::new(),
             st: State {
                 watermark: i64::MIN,
@@ -331,19 +333,33 @@ impl Engine {
         i
     }
 
+    #[inline]
     pub(crate) fn bp_index(&mut self, brand: u32, platform: Platform) -> u32 {
-        let k = (u64::from(brand) << 8) | u64::from(platform.index());
-        if let Some(&i) = self.bp_lookup.get(&k) {
-            return i;
+        let k = bp_slot(brand, platform);
+        match self.bp_lookup.get(k) {
+            Some(&i) if i != NO_BP => i,
+            _ => self.new_bp(brand, platform),
         }
+    }
+
+    fn new_bp(&mut self, brand: u32, platform: Platform) -> u32 {
         let i = self.st.bps.len() as u32;
         self.st.bps.push(BpState::new(brand, platform));
-        self.bp_lookup.insert(k, i);
+        self.set_bp_lookup(brand, platform, i);
         self.bp_keys.push(key_prefix(
             &self.st.brands[brand as usize],
             platform.index(),
         ));
         i
+    }
+
+    fn set_bp_lookup(&mut self, brand: u32, platform: Platform, i: u32) {
+        let k = bp_slot(brand, platform);
+        if self.bp_lookup.len() <= k {
+            self.bp_lookup
+                .resize((brand as usize + 1) * Platform::ALL.len(), NO_BP);
+        }
+        self.bp_lookup[k] = i;
     }
 
     /// Takes one event. Call in arrival order; events may be out of order by up to
@@ -792,11 +808,10 @@ impl Engine {
                     .unwrap_or_else(|| e.default_cal.clone()),
             );
         }
-        for (i, b) in e.st.bps.iter().enumerate() {
-            e.bp_lookup.insert(
-                (u64::from(b.brand) << 8) | u64::from(b.platform.index()),
-                i as u32,
-            );
+        for i in 0..e.st.bps.len() {
+            let (brand, platform) = (e.st.bps[i].brand, e.st.bps[i].platform);
+            e.set_bp_lookup(brand, platform, i as u32);
+            let b = &e.st.bps[i];
             e.bp_keys.push(key_prefix(
                 &e.st.brands[b.brand as usize],
                 b.platform.index(),
@@ -866,6 +881,14 @@ enum Timer {
     NewFollower,
     Boundary,
     Sweep,
+}
+
+/// `Engine::bp_lookup` entry of a brand/platform with no index yet.
+const NO_BP: u32 = u32::MAX;
+
+#[inline]
+fn bp_slot(brand: u32, platform: Platform) -> usize {
+    brand as usize * Platform::ALL.len() + platform.index() as usize
 }
 
 pub(crate) fn day_key(bp: u32, day: i64) -> u64 {

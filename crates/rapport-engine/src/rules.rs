@@ -253,8 +253,9 @@ impl Engine {
             self.set_flags(seq, flag::CLOSED | flag::DIRTY, flag::AWAITING);
             at = t;
         }
-        if self.rec(seq).has(flag::DIRTY) {
-            self.emit_thread(seq, at);
+        let now = self.rec(seq);
+        if now.has(flag::DIRTY) {
+            self.emit_thread(now, at);
         }
         self.set_flags(seq, flag::DETACHED, flag::DIRTY);
         self.st.store.release_ids(r.slot);
@@ -435,14 +436,15 @@ impl Engine {
         let r = self.rec(seq);
         if r.has(flag::DIRTY) && !r.has(flag::DETACHED) {
             let last = self.st.store.get(r.slot).last_ms;
-            self.emit_thread(seq, last);
+            // Nothing changed the record since it was read: no second unpacking.
+            self.emit_thread(r, last);
             self.set_flags(seq, 0, flag::DIRTY);
         }
     }
 
     /// Writes the thread's current row; `at` is the event time of the change it reflects.
-    fn emit_thread(&mut self, seq: u64, at: i64) {
-        let r = self.rec(seq);
+    /// `r` is the thread's current record (the callers have just read it).
+    fn emit_thread(&mut self, r: CohortRec, at: i64) {
         let s = *self.st.store.get(r.slot);
         let (user, opening, response) = self.st.store.ids(r.slot);
         let b = &self.st.bps[r.bp as usize];

@@ -32,8 +32,10 @@ fn is_emoji(c: char) -> bool {
 /// Case-insensitive prefix test on bytes: no lowercased copy of every token.
 fn is_url(tok: &str) -> bool {
     let b = tok.as_bytes();
-    // Most tokens fail on the first byte.
-    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W')) {
+    // Most tokens fail on the first byte, and most others ("help", "why") on the second.
+    if !matches!(b.first(), Some(b'h' | b'H' | b'w' | b'W'))
+        || !matches!(b.get(1), Some(b't' | b'T' | b'w' | b'W'))
+    {
         return false;
     }
     let has = |p: &[u8]| b.get(..p.len()).is_some_and(|x| x.eq_ignore_ascii_case(p));
@@ -60,15 +62,68 @@ fn is_lone_dash(tok: &str) -> bool {
 
 /// Normalized tokens of a text, written into one buffer: `text` holds the tokens separated
 /// by single spaces, `ends` the end offset of each token. Avoids one allocation per token on
-/// the hot path.
+/// the hot path. `text` is UTF-8 (it is built from whole `str`s and lowercased ASCII words)
+/// but kept as bytes, so an ASCII word is appended lowercased eight bytes at a time.
 #[derive(Debug, Default)]
 pub struct Tokens {
-    pub text: String,
+    pub text: Vec<u8>,
     ends: Vec<usize>,
     /// The addressed user's first name, reused across replies.
     name: String,
     /// The word being built by the general tokenizer.
     word: String,
+    /// Content-word values of recently seen short words.
+    memo: WordMemo,
+}
+
+/// Slots of [`WordMemo`] (16 bytes each).
+const MEMO_BITS: u32 = 10;
+/// [`WordMemo`] value of a stop word (content-word values are 16-bit).
+const MEMO_STOP: u32 = 1 << 16;
+
+/// What [`WordSink`] makes of a word of 3 to 8 bytes, by the word: its 16-bit content-word
+/// value, or that it is a stop word. A direct-mapped table of the words' packed lowercase
+/// bytes (distinct words pack distinctly and never to 0, the empty slot), so a repeated
+/// word costs one multiply and one compare instead of the stop-word probe and three
+/// finalizers. Word frequencies are skewed (a few hundred words make up most of any text),
+/// so most words hit. Allocated at the first word (16 KiB), a cache only: never snapshotted.
+#[derive(Debug, Default)]
+struct WordMemo(Option<Box<[(u64, u32); 1 << MEMO_BITS]>>);
+
+impl WordMemo {
+    /// The value of the word of `len` bytes whose lowercase packs to `lower`.
+    #[inline]
+    fn value(&mut self, lower: u64, len: usize) -> u32 {
+        if let Some(slots) = &self.0 {
+            let e = slots[WordMemo::slot(lower)];
+            if e.0 == lower {
+                return e.1;
+            }
+        }
+        self.fill(lower, len)
+    }
+
+    #[inline]
+    fn slot(lower: u64) -> usize {
+        (lower.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - MEMO_BITS)) as usize
+    }
+
+    /// The miss path, out of line so the hit path needs few registers.
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self, lower: u64, len: usize) -> u32 {
+        let slots = self
+            .0
+            .get_or_insert_with(|| Box::new([(0, 0); 1 << MEMO_BITS]));
+        let e = &mut slots[WordMemo::slot(lower)];
+        let v = if is_stopword_packed(lower) {
+            MEMO_STOP
+        } else {
+            u32::from(fmix64(hash_short_word_lower(WORD_SEED, lower, len)) as u16)
+        };
+        *e = (lower, v);
+        v
+    }
 }
 
 impl Tokens {
@@ -76,12 +131,12 @@ impl Tokens {
         self.ends.len()
     }
 
-    pub fn get(&self, i: usize) -> &str {
+    pub fn get(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] + 1 };
         &self.text[start..self.ends[i]]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
         // A running start offset: no lookup of the previous end per token.
         let mut start = 0;
         self.ends.iter().map(move |&end| {
@@ -93,15 +148,40 @@ impl Tokens {
 
     fn push_mask(&mut self, m: &str) {
         self.begin();
-        self.text.push_str(m);
+        self.text.extend_from_slice(m.as_bytes());
         self.ends.push(self.text.len());
     }
 
     fn begin(&mut self) {
         if !self.ends.is_empty() {
-            self.text.push(' ');
+            self.text.push(b' ');
         }
     }
+
+    /// The normalized text as a `str` (`None` cannot happen: see the type's docs).
+    fn as_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.text).ok()
+    }
+}
+
+/// Appends `text[start..end]`, ASCII letters and apostrophes, lowercased (`| 0x20` maps both
+/// onto themselves or their lowercase), eight bytes per load and store where the text
+/// reaches that far: the bytes a last load takes past the word are cut off after.
+#[inline]
+fn push_lower(out: &mut Vec<u8>, text: &[u8], start: usize, end: usize) {
+    let to = out.len() + (end - start);
+    let mut i = start;
+    while i < end {
+        let Some(c) = text.get(i..i + 8) else {
+            out.extend(text[i..end].iter().map(|&c| c | 0x20));
+            break;
+        };
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        out.extend_from_slice(&(u64::from_le_bytes(w) | (0x20 * ONES)).to_le_bytes());
+        i += 8;
+    }
+    out.truncate(to);
 }
 
 /// `(text before the last whitespace-separated token, that token)`, or `None` if there is
@@ -126,16 +206,86 @@ fn strip_signature(text: &str) -> &str {
     if is_signature(last) {
         return rest;
     }
-    if let Some((rest2, dash)) = split_last(rest) {
-        if is_lone_dash(dash)
-            && last.chars().all(char::is_alphabetic)
-            && last.chars().next().is_some_and(char::is_uppercase)
-        {
-            // "- Sarah": a dash, then a capitalised name.
-            return rest2;
+    // The tests on the last token first: most texts do not end in a capitalised word, and
+    // then the token before it is not looked for.
+    if last.chars().next().is_some_and(char::is_uppercase) && last.chars().all(char::is_alphabetic)
+    {
+        if let Some((rest2, dash)) = split_last(rest) {
+            if is_lone_dash(dash) {
+                // "- Sarah": a dash, then a capitalised name.
+                return rest2;
+            }
         }
     }
     text
+}
+
+/// `text.split_whitespace()`, testing ASCII bytes through the byte class table and decoding
+/// only non-ASCII characters (texts are mostly ASCII even when they hold an emoji).
+fn split_ws(text: &str) -> SplitWs<'_> {
+    SplitWs { text, i: 0 }
+}
+
+struct SplitWs<'a> {
+    text: &'a str,
+    /// A char boundary: where the next search starts.
+    i: usize,
+}
+
+impl SplitWs<'_> {
+    /// The length of the character at `i` if it is whitespace, else 0.
+    #[inline(always)]
+    fn ws_at(&self, i: usize) -> usize {
+        let c = self.text.as_bytes()[i];
+        if c < 0x80 {
+            return usize::from(is_ascii_ws(c));
+        }
+        match self.text[i..].chars().next() {
+            Some(ch) if ch.is_whitespace() => ch.len_utf8(),
+            _ => 0,
+        }
+    }
+}
+
+impl<'a> Iterator for SplitWs<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.text.as_bytes();
+        let mut i = self.i;
+        while i < b.len() {
+            let n = self.ws_at(i);
+            if n == 0 {
+                break;
+            }
+            i += n;
+        }
+        if i >= b.len() {
+            self.i = i;
+            return None;
+        }
+        let start = i;
+        while i < b.len() {
+            let c = b[i];
+            if c < 0x80 {
+                if is_ascii_ws(c) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let Some(ch) = self.text[i..].chars().next() else {
+                    break;
+                };
+                if ch.is_whitespace() {
+                    break;
+                }
+                i += ch.len_utf8();
+            }
+        }
+        self.i = i;
+        Some(&self.text[start..i])
+    }
 }
 
 /// Normalizes a text (METRICS.md §5): leading @handles dropped; other handles, URLs, numbers
@@ -172,7 +322,7 @@ fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
     };
     let body = strip_signature(text);
     let mut leading = true;
-    for tok in body.split_whitespace() {
+    for tok in split_ws(body) {
         if leading && tok.starts_with('@') {
             continue;
         }
@@ -290,20 +440,15 @@ impl AsciiSink for Tokens {
     }
 
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
-        let w = &text[start..end];
         self.begin();
-        let start = self.text.len();
-        self.text.push_str(w);
-        if let Some(t) = self.text.get_mut(start..) {
-            t.make_ascii_lowercase();
-        }
+        push_lower(&mut self.text, text.as_bytes(), start, end);
         self.ends.push(self.text.len());
         true
     }
 
     fn unicode_word(&mut self, w: &str) -> bool {
         self.begin();
-        self.text.push_str(w);
+        self.text.extend_from_slice(w.as_bytes());
         self.ends.push(self.text.len());
         true
     }
@@ -524,16 +669,27 @@ fn strip_signature_ascii(text: &str) -> &str {
 /// Collects content words straight from the scanner (inbound items need nothing else).
 /// `seen` has bit `h % 64` set for each kept hash `h`: most new words miss it, so the
 /// distinct-word check rarely walks the list.
-struct WordSink {
+struct WordSink<'m> {
     words: ContentWords,
     seen: u64,
+    memo: &'m mut WordMemo,
 }
 
-impl WordSink {
-    fn new() -> Self {
+impl<'m> WordSink<'m> {
+    fn new(memo: &'m mut WordMemo) -> Self {
         WordSink {
             words: ContentWords::default(),
             seen: 0,
+            memo,
+        }
+    }
+
+    /// A word of 3 to 8 bytes whose lowercase packs to `lower`: kept unless a stop word.
+    #[inline(always)]
+    fn short_word(&mut self, lower: u64, len: usize) {
+        let v = self.memo.value(lower, len);
+        if v != MEMO_STOP {
+            self.keep(v as u16);
         }
     }
 
@@ -552,21 +708,36 @@ impl WordSink {
 
 /// Tokens of a reply and its content words from one scan; the words stop at
 /// [`MAX_CONTENT_WORDS`], the tokens do not.
-struct ReplySink<'a> {
+struct ReplySink<'a, 'm> {
     tokens: &'a mut Tokens,
-    words: WordSink,
+    words: WordSink<'m>,
 }
 
-impl AsciiSink for ReplySink<'_> {
+impl AsciiSink for ReplySink<'_, '_> {
     fn mask(&mut self, m: &'static str) -> bool {
         self.tokens.mask(m)
     }
 
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
-        if usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
-            self.words.word(text, start, end);
+        let len = end - start;
+        if len > 8 {
+            if usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
+                self.words.word(text, start, end);
+            }
+            return self.tokens.word(text, start, end);
         }
-        self.tokens.word(text, start, end)
+        // Most words: one load serves the content word and the token.
+        let lower = load_word_lower_at(text.as_bytes(), start, end);
+        if len >= 3 && usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
+            self.words.short_word(lower, len);
+        }
+        let t = &mut *self.tokens;
+        t.begin();
+        let to = t.text.len() + len;
+        t.text.extend_from_slice(&lower.to_le_bytes());
+        t.text.truncate(to);
+        t.ends.push(to);
+        true
     }
 
     fn unicode_word(&mut self, w: &str) -> bool {
@@ -580,7 +751,7 @@ impl AsciiSink for ReplySink<'_> {
 /// [`load_word_lower`] of `text[start..end]` (1 to 8 bytes of ASCII letters and
 /// apostrophes) with one 8-byte load from the text where it is long enough, masked to the
 /// word, instead of a byte loop.
-#[inline]
+#[inline(always)]
 fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
     debug_assert!((1..=8).contains(&len));
@@ -594,34 +765,41 @@ fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
         w.copy_from_slice(&text[end - 8..end]);
         u64::from_le_bytes(w) >> (8 * (8 - len))
     } else {
-        return load_word_lower(&text[start..end]);
+        return load_short_text_word(&text[start..end]);
     };
     raw | ((0x20 * ONES) & keep)
 }
 
-impl AsciiSink for WordSink {
+/// The content-word value of a word longer than 8 bytes (rare; out of line so the common
+/// short word's path needs few registers).
+#[inline(never)]
+fn long_word_value(b: &[u8]) -> u16 {
+    fmix64(hash_word_lower(WORD_SEED, b)) as u16
+}
+
+/// [`load_word_lower`] for a text shorter than 8 bytes (rare; out of line, a byte loop).
+#[inline(never)]
+fn load_short_text_word(b: &[u8]) -> u64 {
+    load_word_lower(b)
+}
+
+impl AsciiSink for WordSink<'_> {
     fn mask(&mut self, _: &'static str) -> bool {
         true
     }
 
+    #[inline(always)]
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
-        let cw = &mut self.words;
         let b = &text.as_bytes()[start..end];
         // The scanner's words are ASCII letters and apostrophes only, so the cheap
         // word-at-a-time lowercasing of `load_word_lower`/`hash_word_lower` applies.
         debug_assert!(b.iter().all(|c| c.is_ascii_alphabetic() || *c == b'\''));
-        if b.len() >= 3 {
-            let h = if b.len() <= 8 {
-                // One load serves the stop-word test and the hash.
-                let lower = load_word_lower_at(text.as_bytes(), start, end);
-                if is_stopword_packed(lower) {
-                    return usize::from(cw.len) < MAX_CONTENT_WORDS;
-                }
-                hash_short_word_lower(WORD_SEED, lower, b.len())
-            } else {
-                hash_word_lower(WORD_SEED, b)
-            };
-            self.keep(fmix64(h) as u16);
+        if b.len() > 8 {
+            self.keep(long_word_value(b));
+        } else if b.len() >= 3 {
+            // One load serves the stop-word test and the hash (through the memo).
+            let lower = load_word_lower_at(text.as_bytes(), start, end);
+            self.short_word(lower, b.len());
         }
         usize::from(self.words.len) < MAX_CONTENT_WORDS
     }
@@ -711,7 +889,8 @@ fn is_stopword_packed(p: u64) -> bool {
 
 /// The normalized text: tokens joined by single spaces.
 pub fn normalize(text: &str) -> String {
-    tokenize(text).text
+    let t = tokenize(text);
+    t.as_str().map(str::to_owned).unwrap_or_default()
 }
 
 /// Per-bit vote counts of a SimHash, bit-sliced: byte `j` of `lanes[k]` counts the shingles
@@ -791,12 +970,12 @@ pub fn simhash_tokens(tokens: &Tokens) -> u64 {
             let start = if i == 0 { 0 } else { tokens.ends[i - 1] + 1 };
             votes.add(hash_bytes(
                 SHINGLE_SEED,
-                &tokens.text.as_bytes()[start..tokens.ends[i + 2]],
+                &tokens.text[start..tokens.ends[i + 2]],
             ));
         }
     } else if tokens.text.is_ascii() {
         // Characters are bytes: the 5-character windows need no index of char boundaries.
-        let bytes = tokens.text.as_bytes();
+        let bytes = &tokens.text[..];
         if bytes.len() < 5 {
             votes.add(hash_bytes(SHINGLE_SEED, bytes));
         } else {
@@ -804,8 +983,8 @@ pub fn simhash_tokens(tokens: &Tokens) -> u64 {
                 votes.add(hash_bytes(SHINGLE_SEED, w));
             }
         }
-    } else {
-        char_shingles(&tokens.text, &mut votes);
+    } else if let Some(text) = tokens.as_str() {
+        char_shingles(text, &mut votes);
     }
     votes.finish()
 }
@@ -850,13 +1029,22 @@ pub fn first_name(display_name: &str) -> Option<String> {
 /// [`first_name`] into a reused buffer (every reply has one); `false` and an empty buffer
 /// when there is none.
 fn first_name_into(display_name: &str, buf: &mut String) -> bool {
-    for w in display_name.split_whitespace() {
+    for w in split_ws(display_name) {
         buf.clear();
-        for c in w.chars().filter(|c| c.is_alphabetic()) {
-            if c.is_ascii() {
-                buf.push(c.to_ascii_lowercase());
-            } else {
-                buf.extend(c.to_lowercase());
+        if w.is_ascii() {
+            // Letters are bytes and lowercase to one byte.
+            for &c in w.as_bytes() {
+                if c.is_ascii_alphabetic() {
+                    buf.push(char::from(c | 0x20));
+                }
+            }
+        } else {
+            for c in w.chars().filter(|c| c.is_alphabetic()) {
+                if c.is_ascii() {
+                    buf.push(c.to_ascii_lowercase());
+                } else {
+                    buf.extend(c.to_lowercase());
+                }
             }
         }
         if buf.chars().count() >= 2 && !TITLES.contains(&buf.as_str()) {
@@ -919,22 +1107,22 @@ const DEFLECTIONS: &[&str] = &[
 /// filter of the first words' (first byte, length), so most tokens skip the map lookup.
 struct Deflections {
     filter: u64,
-    by_first: FastMap<&'static str, Vec<Vec<&'static str>>>,
+    by_first: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>>,
 }
 
 #[inline]
-fn deflection_filter_bit(w: &str) -> u64 {
-    let first = w.as_bytes().first().copied().unwrap_or(0);
+fn deflection_filter_bit(w: &[u8]) -> u64 {
+    let first = w.first().copied().unwrap_or(0);
     1 << ((usize::from(first) * 7 + w.len()) & 63)
 }
 
 fn deflection_index() -> &'static Deflections {
     static MAP: std::sync::OnceLock<Deflections> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: FastMap<&'static str, Vec<Vec<&'static str>>> = FastMap::default();
+        let mut m: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>> = FastMap::default();
         let mut filter = 0;
         for p in DEFLECTIONS {
-            let words: Vec<&'static str> = p.split(' ').collect();
+            let words: Vec<&'static [u8]> = p.split(' ').map(str::as_bytes).collect();
             filter |= deflection_filter_bit(words[0]);
             m.entry(words[0]).or_default().push(words[1..].to_vec());
         }
@@ -1000,6 +1188,7 @@ impl ContentWords {
             if usize::from(cw.len) == MAX_CONTENT_WORDS {
                 break;
             }
+            let t = std::str::from_utf8(t).expect("tokens are UTF-8");
             if t.starts_with('<')
                 || t.len() < 3
                 || t.chars().count() < 3
@@ -1025,11 +1214,11 @@ pub fn content_words(text: &str) -> ContentWords {
 /// [`content_words`] with a reused token buffer.
 pub fn content_words_with(text: &str, buf: &mut Tokens) -> ContentWords {
     if text.is_ascii() {
-        let mut sink = WordSink::new();
+        let mut sink = WordSink::new(&mut buf.memo);
         scan_ascii(text, &mut sink);
         return sink.words;
     }
-    let mut sink = WordSink::new();
+    let mut sink = WordSink::new(&mut buf.memo);
     tokenize_general(text, &mut sink, &mut buf.word);
     sink.words
 }
@@ -1047,11 +1236,12 @@ pub fn analyze_reply_with(
 ) -> ReplyFeatures {
     tokens.text.clear();
     tokens.ends.clear();
+    let mut memo = std::mem::take(&mut tokens.memo);
     let words = if text.is_ascii() {
         // One pass: the content words come from the same scan as the tokens.
         let mut sink = ReplySink {
             tokens,
-            words: WordSink::new(),
+            words: WordSink::new(&mut memo),
         };
         scan_ascii(text, &mut sink);
         sink.words.words
@@ -1059,21 +1249,22 @@ pub fn analyze_reply_with(
         let mut word = std::mem::take(&mut tokens.word);
         let mut sink = ReplySink {
             tokens,
-            words: WordSink::new(),
+            words: WordSink::new(&mut memo),
         };
         tokenize_general(text, &mut sink, &mut word);
         let words = sink.words.words;
         tokens.word = word;
         words
     };
+    tokens.memo = memo;
     let mut name = std::mem::take(&mut tokens.name);
     let named = display_name.is_some_and(|d| first_name_into(d, &mut name));
     let features = {
         let tokens = &*tokens;
         ReplyFeatures {
             simhash: simhash_tokens(tokens),
-            exact: hash_bytes(EXACT_SEED, tokens.text.as_bytes()),
-            addresses_by_name: named && tokens.iter().any(|t| t == name),
+            exact: hash_bytes(EXACT_SEED, &tokens.text),
+            addresses_by_name: named && tokens.iter().any(|t| t == name.as_bytes()),
             deflects_to_private: deflects(tokens),
             words,
         }
@@ -1220,7 +1411,9 @@ mod tests {
             "STILL",
         ];
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let (mut a, mut b) = (Tokens::default(), Tokens::default());
+        let (mut a, mut b, mut c) = (Tokens::default(), Tokens::default(), Tokens::default());
+        // One memo for every text, as in the engine: repeated words hit it.
+        let mut memo = WordMemo::default();
         for n in 0..20_000 {
             let len = n % 24;
             let mut text = String::new();
@@ -1236,9 +1429,13 @@ mod tests {
             b.ends.clear();
             tokenize_general(&text, &mut b, &mut String::new());
             assert_eq!((&a.text, &a.ends), (&b.text, &b.ends), "{text:?}");
-            let mut sink = WordSink::new();
+            let mut sink = WordSink::new(&mut memo);
             scan_ascii(&text, &mut sink);
             assert_eq!(sink.words, ContentWords::from_tokens(&b), "{text:?}");
+            // The reply sink (tokens and content words from one scan) agrees too.
+            let reply = analyze_reply_with(&text, None, &mut c);
+            assert_eq!(reply.words, ContentWords::from_tokens(&b), "{text:?}");
+            assert_eq!((&c.text, &c.ends), (&b.text, &b.ends), "{text:?}");
             a.text.clear();
             a.ends.clear();
         }
@@ -1373,5 +1570,83 @@ mod tests {
         assert_eq!(a, b);
         let c = simhash("We love that you love it! Enjoy the new colours this spring");
         assert!((a ^ c).count_ones() > 3);
+    }
+    /// The memo gives what it caches, the stop-word test and the word hash, for words that
+    /// hit it, miss it and evict each other (more distinct words than slots).
+    #[test]
+    fn word_memo_matches_the_direct_values() {
+        let mut memo = WordMemo::default();
+        let letters = b"abcdefghijklmnopqrstuvwxyz'";
+        let mut x = 5u64;
+        let mut words: Vec<Vec<u8>> = STOPWORDS
+            .iter()
+            .filter(|w| (3..=8).contains(&w.len()))
+            .map(|w| w.as_bytes().to_vec())
+            .collect();
+        for _ in 0..3_000 {
+            x = fmix64(x.wrapping_add(1));
+            let len = 3 + (x % 6) as usize;
+            let mut w = vec![letters[(x >> 8) as usize % 26]];
+            for k in 1..len {
+                w.push(letters[(x >> (8 + 5 * k)) as usize % letters.len()]);
+            }
+            words.push(w);
+        }
+        for round in 0..3 {
+            for (i, w) in words.iter().enumerate() {
+                if round == 1 && i % 3 != 0 {
+                    continue;
+                }
+                let lower = load_word_lower(w);
+                let want = if is_stopword_ascii_lower(w, false) {
+                    MEMO_STOP
+                } else {
+                    u32::from(fmix64(hash_bytes(WORD_SEED, w)) as u16)
+                };
+                assert_eq!(memo.value(lower, w.len()), want, "{w:?}");
+            }
+        }
+    }
+    /// `split_ws` splits exactly as `split_whitespace`, with ASCII and other whitespace,
+    /// multi-byte characters at every position, and empty or all-space texts.
+    #[test]
+    fn split_ws_matches_split_whitespace() {
+        let alphabet = [
+            " ",
+            "\t",
+            "\n",
+            "\u{0b}",
+            "\u{85}",
+            "\u{a0}",
+            "\u{1680}",
+            "\u{2003}",
+            "\u{2028}",
+            "\u{202f}",
+            "\u{3000}",
+            "a",
+            "Z",
+            "é",
+            "ß",
+            "😍",
+            "\u{200b}",
+            "-",
+            "'",
+            "\u{1}",
+            "\u{7f}",
+            "!",
+            "word",
+            "abcdefghijk",
+        ];
+        let mut x = 11u64;
+        for n in 0..20_000u64 {
+            let mut text = String::new();
+            for _ in 0..n % 17 {
+                x = fmix64(x.wrapping_add(n));
+                text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            let want: Vec<&str> = text.split_whitespace().collect();
+            let got: Vec<&str> = split_ws(&text).collect();
+            assert_eq!(got, want, "{text:?}");
+        }
     }
 }
