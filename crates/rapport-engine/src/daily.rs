@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use rapport_events::Platform;
 use serde::{Deserialize, Serialize};
 
-use crate::hash::FastSet;
+use crate::keyset::KeySet;
 use crate::rows::{secs, BandDailyRow, CountsSource, DailyRow, FollowerBand};
 use crate::sketch::QuantileSketch;
 
@@ -38,7 +38,7 @@ pub struct DayAgg {
     /// `response_seconds` of the day's answered cohort, for live FRT quantiles.
     pub sketch: QuantileSketch,
     /// Distinct engagers (key hashes) of the day, until the day is settled.
-    pub engagers: Option<Box<FastSet<u64>>>,
+    pub engagers: Option<Box<KeySet>>,
     /// Backlog and brand counts were frozen at the end of the day.
     pub frozen: bool,
     /// Event time of the last change (the row's `version` once the day is over).
