@@ -241,6 +241,18 @@ impl BpState {
         }
     }
 
+    /// Appends to `awaiting`, growing it by an eighth when full: it holds a 4-byte entry per
+    /// pending thread of the brand/platform, and doubling would leave up to as much again
+    /// unused (the copies of growing by an eighth cost ~9 entry moves per push).
+    #[inline]
+    pub fn push_awaiting(&mut self, low_seq: u32) {
+        let n = self.awaiting.len();
+        if n == self.awaiting.capacity() {
+            self.awaiting.reserve_exact((n / 8).max(4));
+        }
+        self.awaiting.push_back(low_seq);
+    }
+
     /// `(followers, following, source)` as `brand_followers`/`brand_following` report them.
     pub fn brand_counts(&self) -> (Option<u64>, Option<u64>, Option<CountsSource>) {
         match self.snapshot {

@@ -213,7 +213,7 @@ impl Engine {
         self.st.dirty.push(seq);
         let b = &mut self.st.bps[bp as usize];
         b.pending += 1;
-        b.awaiting.push_back(seq as u32);
+        b.push_awaiting(seq as u32);
         self.st.sla.push(Reverse((deadline, seq)));
         self.note_deadline(deadline.min(t.saturating_add(self.min_stage_ms)));
         let r = self.agg(bp, utc_day(t));
