@@ -1,7 +1,7 @@
 //! Compact storage of per-key conversation state and per-thread outcomes. Owns the layout
 //! only; the rules of METRICS.md §2 that move threads between states live in `engine.rs`.
 //!
-//! - [`ThreadStore`]: one [`Slot`] (28 bytes as stored) per `(brand, platform, user)` key that has an open
+//! - [`ThreadStore`]: one [`Slot`] (24 bytes as stored) per `(brand, platform, user)` key that has an open
 //!   thread or a recent brand-initiated conversation, in a slab indexed by a [`PosTable`] of
 //!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
 //!   opening and first-response item ids) live in one shared [`IdArena`] of fixed-size chunks.
@@ -46,19 +46,30 @@ impl Slot {
 
 const FREE_KEY: u64 = 0;
 
-/// A [`Slot`] as stored: 28 bytes instead of 32 (alignment 4: the key as two halves, and
-/// `last_ms` as an offset from the store's `base`). A time the offset cannot hold is
-/// [`LAST_FAR`]: kept whole in the store's side map by slot, or `i64::MIN` (a freed slot's)
-/// when absent there, so every slot reads back exactly.
+/// A [`Slot`] as stored: 24 bytes instead of 32 (alignment 4: the key as two halves,
+/// `last_ms` as an offset from the store's `base`, `followers` and `inbound` sharing a word).
+/// A time the offset cannot hold is [`LAST_FAR`]: kept whole in the store's side map by slot,
+/// or `i64::MIN` (a freed slot's) when absent there. Counts the word cannot hold (a follower
+/// count of ~1M or more, 4,095 or more inbound items) are kept whole in another side map, so
+/// every slot reads back exactly.
 #[derive(Debug, Clone, Copy)]
 struct Stored {
     key: [u32; 2],
     last: u32,
     seq: u32,
     ids: u32,
-    inbound: u32,
-    followers: u32,
+    /// `followers` code in the low [`FOLLOWER_BITS`], `inbound` code above.
+    counts: u32,
 }
+
+const FOLLOWER_BITS: u32 = 20;
+const FOLLOWERS_MASK: u32 = (1 << FOLLOWER_BITS) - 1;
+/// Follower codes: the count itself below `FOLLOWERS_NONE`, which stands for `NONE32`
+/// (unknown); `FOLLOWERS_FAR`: the counts are in `far_counts`.
+const FOLLOWERS_NONE: u32 = FOLLOWERS_MASK - 1;
+const FOLLOWERS_FAR: u32 = FOLLOWERS_MASK;
+/// Inbound code: the count itself below this; this: the counts are in `far_counts`.
+const INBOUND_FAR: u32 = u32::MAX >> FOLLOWER_BITS;
 
 impl Stored {
     #[inline(always)]
@@ -86,6 +97,8 @@ pub struct ThreadStore {
     based: bool,
     /// `last_ms` of slots whose offset is [`LAST_FAR`] (other than `i64::MIN`).
     far_last: FastMap<u32, i64>,
+    /// `(followers, inbound)` of slots with a count their `counts` word cannot hold.
+    far_counts: FastMap<u32, (u32, u32)>,
     arena: IdArena,
     /// One record being encoded (reused, so writing ids allocates nothing).
     scratch: Vec<u8>,
@@ -417,14 +430,60 @@ impl ThreadStore {
     #[inline]
     pub fn get(&self, slot: u32) -> Slot {
         let r = &self.slots[slot as usize];
+        let (followers, inbound) = self.counts_of(slot, r.counts);
         Slot {
             key: r.key(),
             last_ms: self.last_of(slot, r.last),
             seq: r.seq,
             ids: r.ids,
-            inbound: r.inbound,
-            followers: r.followers,
+            inbound,
+            followers,
         }
+    }
+
+    /// `(followers, inbound)` from a `counts` word.
+    #[inline]
+    fn counts_of(&self, slot: u32, c: u32) -> (u32, u32) {
+        let (f, i) = (c & FOLLOWERS_MASK, c >> FOLLOWER_BITS);
+        if f < FOLLOWERS_NONE && i != INBOUND_FAR {
+            (f, i)
+        } else {
+            self.other_counts_of(slot, c)
+        }
+    }
+
+    /// [`ThreadStore::counts_of`] for an unknown follower count or counts in the side map.
+    fn other_counts_of(&self, slot: u32, c: u32) -> (u32, u32) {
+        let (f, i) = (c & FOLLOWERS_MASK, c >> FOLLOWER_BITS);
+        if f == FOLLOWERS_FAR || i == INBOUND_FAR {
+            return self.far_counts.get(&slot).copied().unwrap_or((NONE32, 0));
+        }
+        (NONE32, i)
+    }
+
+    /// The `counts` word of slot `slot` (recording the counts in the side map if they do
+    /// not fit).
+    #[inline]
+    fn counts_word(&mut self, slot: u32, followers: u32, inbound: u32) -> u32 {
+        if followers < FOLLOWERS_NONE && inbound < INBOUND_FAR && self.far_counts.is_empty() {
+            return followers | (inbound << FOLLOWER_BITS);
+        }
+        self.other_counts_word(slot, followers, inbound)
+    }
+
+    fn other_counts_word(&mut self, slot: u32, followers: u32, inbound: u32) -> u32 {
+        let f = match followers {
+            NONE32 => FOLLOWERS_NONE,
+            f if f < FOLLOWERS_NONE => f,
+            _ => FOLLOWERS_FAR,
+        };
+        let i = inbound.min(INBOUND_FAR);
+        if f == FOLLOWERS_FAR || i == INBOUND_FAR {
+            self.far_counts.insert(slot, (followers, inbound));
+        } else {
+            self.far_counts.remove(&slot);
+        }
+        f | (i << FOLLOWER_BITS)
     }
 
     #[inline]
@@ -480,14 +539,14 @@ impl ThreadStore {
         }
     }
 
+    #[inline]
     fn pack(&mut self, slot: u32, s: &Slot) -> Stored {
         Stored {
             key: [s.key as u32, (s.key >> 32) as u32],
             last: self.offset(slot, s.last_ms),
             seq: s.seq,
             ids: s.ids,
-            inbound: s.inbound,
-            followers: s.followers,
+            counts: self.counts_word(slot, s.followers, s.inbound),
         }
     }
 
@@ -740,6 +799,7 @@ impl ThreadStore {
     pub fn heap_bytes(&self) -> usize {
         self.slots.heap_bytes()
             + self.far_last.capacity() * 17
+            + self.far_counts.capacity() * 13
             + self.free.capacity() * 4
             + self.table.heap_bytes()
             + self.arena.heap_bytes()
@@ -1245,12 +1305,12 @@ mod tests {
 
     #[test]
     fn layout_is_compact() {
-        assert_eq!(std::mem::size_of::<Stored>(), 28);
+        assert_eq!(std::mem::size_of::<Stored>(), 24);
         assert_eq!(std::mem::size_of::<Packed>(), 24);
     }
 
-    /// Slot times read back exactly (offsets, times far either side of the base, freed
-    /// slots) through base moves by the sweep, which finds the slots a plain vector of
+    /// Slot times and counts read back exactly (offsets, times far either side of the base,
+    /// counts past their bits, freed slots) through base moves by the sweep, which finds the slots a plain vector of
     /// `Slot`s would; a snapshot has the bytes of that vector and restores it.
     #[test]
     fn slot_times_read_back_exactly_through_rebases() {
@@ -1289,17 +1349,31 @@ mod tests {
                     plain[i as usize].last_ms = t;
                 }
                 Some(i) => {
-                    st.update(i, |s| {
+                    let f = |s: &mut Slot| {
                         s.last_ms = t;
-                        s.inbound += 1;
-                    });
-                    plain[i as usize].last_ms = t;
-                    plain[i as usize].inbound += 1;
+                        s.inbound = s.inbound.saturating_add(1);
+                        if s.followers == NONE32 {
+                            s.followers = (x >> 40) as u32;
+                        }
+                    };
+                    st.update(i, f);
+                    f(&mut plain[i as usize]);
                 }
                 None => {
+                    let followers = [
+                        NONE32,
+                        (x >> 40) as u32 % 1_000,
+                        (x >> 32) as u32,
+                        FOLLOWERS_NONE,
+                        FOLLOWERS_FAR,
+                        FOLLOWERS_NONE - 1,
+                    ][(x >> 8) as usize % 6];
+                    let inbound = [1, 2, INBOUND_FAR - 1, INBOUND_FAR, u32::MAX - 1, 7]
+                        [(x >> 16) as usize % 6];
                     let s = Slot {
                         last_ms: t,
-                        followers: x as u32,
+                        followers,
+                        inbound,
                         ..slot(key)
                     };
                     let i = st.insert(s) as usize;
@@ -1327,7 +1401,7 @@ mod tests {
                 }
             }
         }
-        assert!(rebases > 3 && !st.far_last.is_empty());
+        assert!(rebases > 3 && !st.far_last.is_empty() && !st.far_counts.is_empty());
         let bytes = postcard::to_stdvec(&st).unwrap();
         let old = ThreadStoreOut {
             slots: &plain,
