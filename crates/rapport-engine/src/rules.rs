@@ -215,7 +215,13 @@ impl Engine {
         let b = &mut self.st.bps[bp as usize];
         b.pending += 1;
         b.push_awaiting(seq as u32);
-        self.st.sla.push(Reverse((deadline, seq)));
+        let sla = &mut self.st.sla;
+        if sla.len() == sla.capacity() {
+            // 16 bytes per pending deadline: grow by an eighth, not by doubling (the order of
+            // the heap, which snapshots write, does not depend on its capacity).
+            sla.reserve_exact((sla.len() / 8).max(16));
+        }
+        sla.push(Reverse((deadline, seq)));
         self.note_deadline(deadline.min(t.saturating_add(self.min_stage_ms)));
         let r = self.agg(bp, utc_day(t));
         r.bands[band.index()].opened += 1;
