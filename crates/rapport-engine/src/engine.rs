@@ -612,7 +612,7 @@ impl Engine {
     pub(crate) fn oldest_pending(&mut self, bp: u32) -> Option<i64> {
         let st = &mut self.st;
         let q = &mut st.bps[bp as usize].awaiting;
-        while let Some(&low) = q.front() {
+        while let Some(low) = q.front() {
             match st.cohort.resolve(low).and_then(|s| st.cohort.get(s)) {
                 Some(r) if r.has(crate::threads::flag::AWAITING) => return Some(r.opened_ms),
                 _ => {
@@ -820,7 +820,7 @@ impl Engine {
                     .st
                     .bps
                     .iter()
-                    .map(|b| b.awaiting.capacity() * 4)
+                    .map(|b| b.awaiting.heap_bytes())
                     .sum::<usize>(),
             dedup: self.st.dedup.heap_bytes(),
             engager_sets: self
