@@ -4,8 +4,8 @@
 //! positions. Here the keys are the cells: each key's home cell is `key × span >> 64`, so
 //! homes rise with the key, and the cells are kept in key order (ordered linear probing). A
 //! lookup stops at the first cell holding an empty or a larger key, so a miss is as short as a
-//! hit even at 7/8 load, and the table grows by a quarter (past 4,096 cells): 9.1–11.4 bytes per
-//! key.
+//! hit even at 7/8 load, and the table grows by a quarter past 4,096 cells (9.1–11.4 bytes per
+//! key); below that it doubles and stays at most half full, for short runs.
 //!
 //! Keys are never removed (a day's set is dropped whole). It serializes as a sequence of its
 //! keys, as the hash set it replaced did (in key order instead of bucket order).
@@ -25,7 +25,7 @@ const MAX_LOAD_DEN: usize = 8;
 /// a run that reaches the end extends the array by this many.
 const TAIL: usize = 8;
 const MIN_SPAN: usize = 16;
-/// Below this many home cells (32 KiB) the table doubles.
+/// Below this many home cells (32 KiB) the table doubles, and is at most half full.
 const SMALL_SPAN: usize = 4096;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,7 +57,8 @@ impl KeySet {
         let run = self.cells.get(from..).unwrap_or(&[]);
         from + run
             .iter()
-            .position(|&c| c == EMPTY || c >= k)
+            // `c == EMPTY || c >= k` in one compare (`k` is not `EMPTY`).
+            .position(|&c| c.wrapping_sub(1) >= k.wrapping_sub(1))
             .unwrap_or(run.len())
     }
 
@@ -79,12 +80,23 @@ impl KeySet {
         if self.cells.get(at) == Some(&k) {
             return false;
         }
-        if (self.len + 1) * MAX_LOAD_DEN > self.span * MAX_LOAD_NUM {
+        if self.must_grow(self.len + 1) {
             self.grow();
             at = self.seek(k);
         }
         self.place(at, k);
         true
+    }
+
+    /// Holding `n` keys would pass the maximum load: half while the table is small (a few
+    /// KiB, where short runs matter more than bytes), 7/8 past that.
+    #[inline]
+    fn must_grow(&self, n: usize) -> bool {
+        if self.span < SMALL_SPAN {
+            n * 2 > self.span
+        } else {
+            n * MAX_LOAD_DEN > self.span * MAX_LOAD_NUM
+        }
     }
 
     /// Puts `k` at cell `at`, shifting the rest of its run up by one (one pass: runs are
@@ -118,8 +130,8 @@ impl KeySet {
         let span = (self.span + step)
             .max((self.len + 1) * MAX_LOAD_DEN / MAX_LOAD_NUM + 1)
             .max(MIN_SPAN);
-        let mut cells = Vec::with_capacity(span + TAIL);
-        cells.resize(span + TAIL, EMPTY);
+        // Zeroed memory straight from the allocator (`EMPTY` is 0), not a fill pass.
+        let mut cells = vec![EMPTY; span + TAIL];
         let mut next = 0;
         for &k in self.cells.iter().filter(|&&c| c != EMPTY) {
             let i = KeySet::home(span, k).max(next);
@@ -207,7 +219,7 @@ mod tests {
             let mut want: Vec<u64> = h.iter().copied().collect();
             want.sort_unstable();
             assert_eq!(keys, want);
-            assert!(s.len * MAX_LOAD_DEN <= s.span * MAX_LOAD_NUM);
+            assert!(!s.must_grow(s.len));
             let back: KeySet = postcard::from_bytes(&postcard::to_stdvec(&s).unwrap()).unwrap();
             assert_eq!(back.iter().collect::<Vec<_>>(), want);
             let as_set: FastSet<u64> =

@@ -775,19 +775,21 @@ impl ThreadStore {
             self.rebase(t.saturating_sub(TIME_SLACK_MS));
         }
         // `t - (base + off) > gap` is `off < t - gap - base`: one compare per slot against
-        // a bound clamped to the offsets' range (exact: every offset is below 2^32). Freed
-        // slots and whole times (`LAST_FAR`) take the other branch.
-        let bound = (i128::from(t) - i128::from(gap) - i128::from(self.base)).clamp(0, 1 << 32);
-        let bound = bound as u64;
+        // a bound clamped to `LAST_FAR` (exact: every offset is below it, and `LAST_FAR` itself
+        // never passes). Freed slots and whole times (`LAST_FAR`) take the other branch.
+        let bound = (i128::from(t) - i128::from(gap) - i128::from(self.base))
+            .clamp(0, i128::from(LAST_FAR)) as u32;
         let mut first = 0;
         for recs in self.slots.slices() {
             for (j, s) in recs.iter().enumerate() {
-                let silent = if s.last != LAST_FAR {
-                    u64::from(s.last) < bound && s.key() != FREE_KEY
-                } else {
-                    s.key() != FREE_KEY && t - self.far_last_of((first + j) as u32) > gap
-                };
-                if silent {
+                if s.last < bound {
+                    if s.key() != FREE_KEY {
+                        out.push((first + j) as u32);
+                    }
+                } else if s.last == LAST_FAR
+                    && s.key() != FREE_KEY
+                    && t - self.far_last_of((first + j) as u32) > gap
+                {
                     out.push((first + j) as u32);
                 }
             }
