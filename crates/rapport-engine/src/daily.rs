@@ -281,6 +281,19 @@ pub struct AwaitQueue {
 
 const ESCAPE: u16 = u16::MAX;
 
+/// One difference, from the words `next` gives (as `push_back` wrote them).
+#[inline]
+fn read_step(mut next: impl FnMut() -> Option<u16>) -> u32 {
+    match next() {
+        Some(ESCAPE) => {
+            let lo = next().unwrap_or(0);
+            let hi = next().unwrap_or(0);
+            u32::from(lo) | (u32::from(hi) << 16)
+        }
+        d => u32::from(d.unwrap_or(0)),
+    }
+}
+
 impl AwaitQueue {
     pub fn front(&self) -> Option<u32> {
         (self.len > 0).then_some(self.front)
@@ -310,23 +323,12 @@ impl AwaitQueue {
         }
     }
 
-    /// The difference at the front of `steps`, removed.
-    fn pop_step(&mut self) -> u32 {
-        match self.steps.pop_front() {
-            Some(ESCAPE) => {
-                let lo = self.steps.pop_front().unwrap_or(0);
-                let hi = self.steps.pop_front().unwrap_or(0);
-                u32::from(lo) | (u32::from(hi) << 16)
-            }
-            d => u32::from(d.unwrap_or(0)),
-        }
-    }
-
     pub fn pop_front(&mut self) -> Option<u32> {
         let v = self.front()?;
         self.len -= 1;
         if self.len > 0 {
-            self.front = v.wrapping_add(self.pop_step());
+            let steps = &mut self.steps;
+            self.front = v.wrapping_add(read_step(|| steps.pop_front()));
         } else {
             self.steps.clear();
         }
@@ -343,15 +345,7 @@ impl AwaitQueue {
         let mut v = self.front;
         (0..self.len).map(move |i| {
             if i > 0 {
-                let d = match steps.next() {
-                    Some(ESCAPE) => {
-                        let lo = steps.next().unwrap_or(0);
-                        let hi = steps.next().unwrap_or(0);
-                        u32::from(lo) | (u32::from(hi) << 16)
-                    }
-                    d => u32::from(d.unwrap_or(0)),
-                };
-                v = v.wrapping_add(d);
+                v = v.wrapping_add(read_step(|| steps.next()));
             }
             v
         })
