@@ -427,7 +427,7 @@ impl ThreadStore {
         found
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, slot: u32) -> Slot {
         let r = &self.slots[slot as usize];
         let (followers, inbound) = self.counts_of(slot, r.counts);
@@ -442,7 +442,7 @@ impl ThreadStore {
     }
 
     /// `(followers, inbound)` from a `counts` word.
-    #[inline]
+    #[inline(always)]
     fn counts_of(&self, slot: u32, c: u32) -> (u32, u32) {
         let (f, i) = (c & FOLLOWERS_MASK, c >> FOLLOWER_BITS);
         if f < FOLLOWERS_NONE && i != INBOUND_FAR {
@@ -453,6 +453,7 @@ impl ThreadStore {
     }
 
     /// [`ThreadStore::counts_of`] for an unknown follower count or counts in the side map.
+    #[inline(never)]
     fn other_counts_of(&self, slot: u32, c: u32) -> (u32, u32) {
         let (f, i) = (c & FOLLOWERS_MASK, c >> FOLLOWER_BITS);
         if f == FOLLOWERS_FAR || i == INBOUND_FAR {
@@ -486,7 +487,7 @@ impl ThreadStore {
         f | (i << FOLLOWER_BITS)
     }
 
-    #[inline]
+    #[inline(always)]
     fn last_of(&self, slot: u32, off: u32) -> i64 {
         if off == LAST_FAR {
             self.far_last_of(slot)
@@ -496,6 +497,7 @@ impl ThreadStore {
     }
 
     #[cold]
+    #[inline(never)]
     fn far_last_of(&self, slot: u32) -> i64 {
         self.far_last.get(&slot).copied().unwrap_or(i64::MIN)
     }
@@ -515,8 +517,24 @@ impl ThreadStore {
     }
 
     /// `t` as slot `slot`'s stored offset (recording it in the side map if it does not fit).
-    #[inline]
+    #[inline(always)]
     fn offset(&mut self, slot: u32, t: i64) -> u32 {
+        if self.based && self.far_last.is_empty() {
+            if let Some(d) = t
+                .checked_sub(self.base)
+                .and_then(|d| u32::try_from(d).ok())
+                .filter(|&d| d != LAST_FAR)
+            {
+                return d;
+            }
+        }
+        self.other_offset(slot, t)
+    }
+
+    /// [`ThreadStore::offset`] before the base is set, with whole times in the side map, or
+    /// for a time that does not fit.
+    #[inline(never)]
+    fn other_offset(&mut self, slot: u32, t: i64) -> u32 {
         if !self.based && t != i64::MIN {
             self.base = t.saturating_sub(TIME_SLACK_MS);
             self.based = true;
