@@ -100,11 +100,11 @@ fn memory_per_open_thread(n: usize) {
         net as f64 / open as f64
     );
     let rest = net as usize
-        - (b.thread_index + b.cohort + b.dedup + b.reply_context + b.fingerprints)
+        - (b.thread_index + b.cohort + b.dedup + b.engager_sets + b.reply_context + b.fingerprints)
             .min(net as usize);
     println!(
-        "memory breakdown per open thread (approx.): thread index {:.1} (slots + table + id arena), cohort/timers {:.1}, dedup {:.1}, reply context {:.1}, fingerprints {:.1}, rest (engager sets, buffers) {:.1}",
-        per(b.thread_index), per(b.cohort), per(b.dedup), per(b.reply_context), per(b.fingerprints), per(rest)
+        "memory breakdown per open thread (approx.): thread index {:.1} (slots + table + id arena), cohort/timers {:.1}, dedup {:.1}, engager sets {:.1}, reply context {:.1}, fingerprints {:.1}, rest (buffers, day rows) {:.1}",
+        per(b.thread_index), per(b.cohort), per(b.dedup), per(b.engager_sets), per(b.reply_context), per(b.fingerprints), per(rest)
     );
     drop(engine);
 }

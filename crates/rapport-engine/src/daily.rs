@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use rapport_events::Platform;
 use serde::{Deserialize, Serialize};
 
-use crate::hash::FastSet;
+use crate::keyset::KeySet;
 use crate::rows::{secs, BandDailyRow, CountsSource, DailyRow, FollowerBand};
 use crate::sketch::QuantileSketch;
 
@@ -38,7 +38,7 @@ pub struct DayAgg {
     /// `response_seconds` of the day's answered cohort, for live FRT quantiles.
     pub sketch: QuantileSketch,
     /// Distinct engagers (key hashes) of the day, until the day is settled.
-    pub engagers: Option<Box<FastSet<u64>>>,
+    pub engagers: Option<Box<KeySet>>,
     /// Backlog and brand counts were frozen at the end of the day.
     pub frozen: bool,
     /// Event time of the last change (the row's `version` once the day is over).
@@ -219,7 +219,7 @@ pub struct BpState {
     /// Low sequence numbers of threads opened here, oldest first; entries that no longer
     /// await the brand are dropped lazily from the front, so the first awaiting one is the
     /// oldest pending thread.
-    pub awaiting: VecDeque<u32>,
+    pub awaiting: AwaitQueue,
     /// Follow edges seen in events: users following the brand, users the brand follows.
     pub followers_ev: i64,
     pub following_ev: i64,
@@ -234,11 +234,16 @@ impl BpState {
             platform,
             pending: 0,
             breaching: 0,
-            awaiting: VecDeque::new(),
+            awaiting: AwaitQueue::default(),
             followers_ev: 0,
             following_ev: 0,
             snapshot: None,
         }
+    }
+
+    #[inline]
+    pub fn push_awaiting(&mut self, low_seq: u32) {
+        self.awaiting.push_back(low_seq);
     }
 
     /// `(followers, following, source)` as `brand_followers`/`brand_following` report them.
@@ -259,6 +264,116 @@ impl BpState {
     }
 }
 
+/// A queue of `u32` values (the low sequence numbers of a brand/platform's threads, which
+/// rise by small steps) stored as 16-bit differences from the value before: ~2 bytes per entry
+/// where a `VecDeque<u32>` holds 4. A difference of `u16::MAX` or more (wrapping) is written
+/// as `ESCAPE` and the whole difference in two more words, so any sequence reads back exactly.
+/// The buffer grows by an eighth (doubling would leave up to as much again unused).
+/// It serializes as the sequence of its values, as the `VecDeque<u32>` it replaced did.
+#[derive(Debug, Clone, Default)]
+pub struct AwaitQueue {
+    /// Differences of the entries after the first, each from the entry before it.
+    steps: VecDeque<u16>,
+    front: u32,
+    back: u32,
+    len: usize,
+}
+
+const ESCAPE: u16 = u16::MAX;
+
+/// One difference, from the words `next` gives (as `push_back` wrote them).
+#[inline]
+fn read_step(mut next: impl FnMut() -> Option<u16>) -> u32 {
+    match next() {
+        Some(ESCAPE) => {
+            let lo = next().unwrap_or(0);
+            let hi = next().unwrap_or(0);
+            u32::from(lo) | (u32::from(hi) << 16)
+        }
+        d => u32::from(d.unwrap_or(0)),
+    }
+}
+
+impl AwaitQueue {
+    pub fn front(&self) -> Option<u32> {
+        (self.len > 0).then_some(self.front)
+    }
+
+    pub fn push_back(&mut self, v: u32) {
+        if self.len == 0 {
+            self.front = v;
+        } else {
+            let d = v.wrapping_sub(self.back);
+            if d < u32::from(ESCAPE) {
+                self.reserve(1);
+                self.steps.push_back(d as u16);
+            } else {
+                self.reserve(3);
+                self.steps.extend([ESCAPE, d as u16, (d >> 16) as u16]);
+            }
+        }
+        self.back = v;
+        self.len += 1;
+    }
+
+    fn reserve(&mut self, n: usize) {
+        let have = self.steps.len();
+        if have + n > self.steps.capacity() {
+            self.steps.reserve_exact((have / 8).max(n).max(4));
+        }
+    }
+
+    pub fn pop_front(&mut self) -> Option<u32> {
+        let v = self.front()?;
+        self.len -= 1;
+        if self.len > 0 {
+            let steps = &mut self.steps;
+            self.front = v.wrapping_add(read_step(|| steps.pop_front()));
+        } else {
+            self.steps.clear();
+        }
+        Some(v)
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let mut steps = self.steps.iter().copied();
+        let mut v = self.front;
+        (0..self.len).map(move |i| {
+            if i > 0 {
+                v = v.wrapping_add(read_step(|| steps.next()));
+            }
+            v
+        })
+    }
+
+    /// Heap bytes held (capacity).
+    pub fn heap_bytes(&self) -> usize {
+        self.steps.capacity() * 2
+    }
+}
+
+impl Serialize for AwaitQueue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for AwaitQueue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let values = VecDeque::<u32>::deserialize(d)?;
+        let mut q = AwaitQueue::default();
+        for v in values {
+            q.push_back(v);
+        }
+        Ok(q)
+    }
+}
+
 /// Writes the backlog figures at instant `at_ms` into a row.
 pub fn set_backlog(row: &mut DailyRow, bp: &BpState, oldest_opened: Option<i64>, at_ms: i64) {
     row.pending_threads = bp.pending;
@@ -268,4 +383,43 @@ pub fn set_backlog(row: &mut DailyRow, bp: &BpState, oldest_opened: Option<i64>,
     row.brand_followers = f;
     row.brand_following = g;
     row.counts_source = src;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pushes (small steps, steps past 16 bits, wrapping and falling values) and pops match
+    /// a `VecDeque<u32>`, and the queue serializes to the same bytes and reads them back.
+    #[test]
+    fn await_queue_behaves_like_a_vecdeque() {
+        let mut q = AwaitQueue::default();
+        let mut want: VecDeque<u32> = VecDeque::new();
+        let mut x = 3u64;
+        let mut v = u32::MAX - 5_000;
+        for round in 0..50_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(round));
+            if x % 5 < 3 {
+                v = match x % 97 {
+                    0 => v.wrapping_add((x >> 32) as u32),
+                    1 => v.wrapping_sub(1 + (x >> 48) as u32),
+                    2 => v.wrapping_add(u32::from(ESCAPE) - 1 + (x >> 63) as u32),
+                    _ => v.wrapping_add((x >> 40) as u32 % 300),
+                };
+                q.push_back(v);
+                want.push_back(v);
+            } else {
+                assert_eq!(q.pop_front(), want.pop_front());
+            }
+            assert_eq!(q.front(), want.front().copied());
+            assert_eq!(q.len(), want.len());
+            if round % 5_000 == 0 {
+                assert!(q.iter().eq(want.iter().copied()));
+                let bytes = postcard::to_stdvec(&q).unwrap();
+                assert_eq!(bytes, postcard::to_stdvec(&want).unwrap());
+                let back: AwaitQueue = postcard::from_bytes(&bytes).unwrap();
+                assert!(back.iter().eq(want.iter().copied()));
+            }
+        }
+    }
 }

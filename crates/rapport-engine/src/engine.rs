@@ -20,6 +20,7 @@ use crate::ctx::{CtxOut, ReplyContext};
 use crate::daily::{set_backlog, BpState, DayAgg};
 use crate::dedup::DedupTimes;
 use crate::hash::{hash_str, key_hash_from, key_prefix, FastMap, StableHasher};
+use crate::keyset::KeySet;
 use crate::rows::{day_u16, secs, LiveGauges, Output};
 use crate::simhash::FingerprintIndex;
 use crate::sketch::QuantileSketch;
@@ -627,7 +628,7 @@ impl Engine {
     pub(crate) fn oldest_pending(&mut self, bp: u32) -> Option<i64> {
         let st = &mut self.st;
         let q = &mut st.bps[bp as usize].awaiting;
-        while let Some(&low) = q.front() {
+        while let Some(low) = q.front() {
             match st.cohort.resolve(low).and_then(|s| st.cohort.get(s)) {
                 Some(r) if r.has(crate::threads::flag::AWAITING) => return Some(r.opened_ms),
                 _ => {
@@ -709,8 +710,8 @@ impl Engine {
             );
         };
         let (mut following, mut back) = (0, 0);
-        for k in set {
-            let e = self.st.edges.get(k).copied().unwrap_or(0);
+        for k in set.iter() {
+            let e = self.st.edges.get(&k).copied().unwrap_or(0);
             if e & crate::rules::USER_FOLLOWS != 0 {
                 following += 1;
                 if e & crate::rules::BRAND_FOLLOWS != 0 {
@@ -834,9 +835,16 @@ impl Engine {
                     .st
                     .bps
                     .iter()
-                    .map(|b| b.awaiting.capacity() * 4)
+                    .map(|b| b.awaiting.heap_bytes())
                     .sum::<usize>(),
             dedup: self.st.dedup.heap_bytes(),
+            engager_sets: self
+                .st
+                .days
+                .values()
+                .filter_map(|a| a.engagers.as_deref())
+                .map(|s| std::mem::size_of::<KeySet>() + s.heap_bytes())
+                .sum(),
             reply_context: self.st.ctx.heap_bytes(),
             fingerprints: self.st.fingerprints.heap_bytes(),
         }
@@ -852,6 +860,8 @@ pub struct HeapBreakdown {
     pub cohort: usize,
     /// `event_id` hashes within the dedup horizon.
     pub dedup: usize,
+    /// Distinct engagers of each day not yet settled.
+    pub engager_sets: usize,
     /// Content words of each user's latest inbound item (personal touch).
     pub reply_context: usize,
     pub fingerprints: usize,

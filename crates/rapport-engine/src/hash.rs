@@ -183,7 +183,6 @@ impl BuildHasher for BuildFast {
 }
 
 pub type FastMap<K, V> = std::collections::HashMap<K, V, BuildFast>;
-pub type FastSet<K> = std::collections::HashSet<K, BuildFast>;
 
 /// Hash of one string.
 #[inline]

@@ -59,6 +59,7 @@ mod dense;
 mod engine;
 mod error;
 mod hash;
+mod keyset;
 mod rows;
 mod rules;
 mod simhash;

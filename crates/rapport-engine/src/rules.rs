@@ -139,19 +139,20 @@ impl Engine {
             self.open_thread(item, None, prev);
             return;
         };
-        let s = *self.st.store.get(slot);
+        let s = self.st.store.get(slot);
         if let Some(seq) = self.slot_thread(slot) {
             if self.silent(&s, t) {
                 // Silence split: the old thread closes, this item opens a new one.
                 self.detach(seq, t);
                 self.open_thread(item, Some(slot), Some(s.seq));
             } else {
-                let sm = self.st.store.get_mut(slot);
-                sm.inbound = sm.inbound.saturating_add(1);
-                sm.last_ms = t;
-                if sm.followers == NONE32 {
-                    sm.followers = item.followers;
-                }
+                self.st.store.update(slot, |sm| {
+                    sm.inbound = sm.inbound.saturating_add(1);
+                    sm.last_ms = t;
+                    if sm.followers == NONE32 {
+                        sm.followers = item.followers;
+                    }
+                });
                 self.mark_dirty(seq);
             }
         } else {
@@ -190,7 +191,7 @@ impl Engine {
         let slot = match slot {
             Some(s) => {
                 self.st.store.release_ids(s);
-                *self.st.store.get_mut(s) = fresh;
+                self.st.store.update(s, |x| *x = fresh);
                 s
             }
             None => {
@@ -213,8 +214,14 @@ impl Engine {
         self.st.dirty.push(seq);
         let b = &mut self.st.bps[bp as usize];
         b.pending += 1;
-        b.awaiting.push_back(seq as u32);
-        self.st.sla.push(Reverse((deadline, seq)));
+        b.push_awaiting(seq as u32);
+        let sla = &mut self.st.sla;
+        if sla.len() == sla.capacity() {
+            // 16 bytes per pending deadline: grow by an eighth, not by doubling (the order of
+            // the heap, which snapshots write, does not depend on its capacity).
+            sla.reserve_exact((sla.len() / 8).max(16));
+        }
+        sla.push(Reverse((deadline, seq)));
         self.note_deadline(deadline.min(t.saturating_add(self.min_stage_ms)));
         let r = self.agg(bp, utc_day(t));
         r.bands[band.index()].opened += 1;
@@ -273,7 +280,7 @@ impl Engine {
 
     /// Removes a key's slot, keeping its latest thread reachable for the return window.
     fn remove_slot(&mut self, slot: u32, t: i64) {
-        let s = *self.st.store.get(slot);
+        let s = self.st.store.get(slot);
         if let Some(seq) = self.slot_thread(slot) {
             self.detach(seq, t);
         }
@@ -303,26 +310,27 @@ impl Engine {
         let mut thread = None;
         match self.st.store.find_recent(key) {
             Some(slot) => {
-                let s = *self.st.store.get(slot);
+                let s = self.st.store.get(slot);
                 match self.slot_thread(slot) {
                     Some(seq) => {
                         let r = self.rec(seq);
                         if self.silent(&s, t) && !r.has(flag::AWAITING) {
                             // The old thread is over; the brand starts a new conversation.
                             self.detach(seq, t);
-                            let sm = self.st.store.get_mut(slot);
-                            sm.ids = IDS_BRAND_CONV_PREV;
-                            sm.last_ms = t;
+                            self.st.store.update(slot, |sm| {
+                                sm.ids = IDS_BRAND_CONV_PREV;
+                                sm.last_ms = t;
+                            });
                         } else {
                             thread = Some(thread_id(key, r.opened_ms));
                             if !item.automated && r.has(flag::AWAITING) {
                                 self.answer(seq, slot, item);
                             }
-                            self.st.store.get_mut(slot).last_ms = t;
+                            self.st.store.set_last_ms(slot, t);
                             self.mark_dirty(seq);
                         }
                     }
-                    None => self.st.store.get_mut(slot).last_ms = t,
+                    None => self.st.store.set_last_ms(slot, t),
                 }
             }
             None => {
@@ -394,7 +402,7 @@ impl Engine {
         let t = item.t;
         if let Some(slot) = self.st.store.find_recent(item.key) {
             if let Some(seq) = self.slot_thread(slot) {
-                let s = *self.st.store.get(slot);
+                let s = self.st.store.get(slot);
                 let r = self.rec(seq);
                 if self.silent(&s, t) && !r.has(flag::AWAITING) {
                     return;
@@ -409,7 +417,7 @@ impl Engine {
                         }
                     }
                 }
-                self.st.store.get_mut(slot).last_ms = t;
+                self.st.store.set_last_ms(slot, t);
                 self.mark_dirty(seq);
             }
         }
@@ -420,11 +428,11 @@ impl Engine {
         let t = item.t;
         if let Some(slot) = self.st.store.find_recent(item.key) {
             if let Some(seq) = self.slot_thread(slot) {
-                let s = *self.st.store.get(slot);
+                let s = self.st.store.get(slot);
                 if self.silent(&s, t) && !self.rec(seq).has(flag::AWAITING) {
                     return;
                 }
-                self.st.store.get_mut(slot).last_ms = t;
+                self.st.store.set_last_ms(slot, t);
                 self.mark_dirty(seq);
             }
         }
@@ -445,7 +453,7 @@ impl Engine {
     /// Writes the thread's current row; `at` is the event time of the change it reflects.
     /// `r` is the thread's current record (the callers have just read it).
     fn emit_thread(&mut self, r: CohortRec, at: i64) {
-        let s = *self.st.store.get(r.slot);
+        let s = self.st.store.get(r.slot);
         let (user, opening, response) = self.st.store.ids(r.slot);
         let b = &self.st.bps[r.bp as usize];
         let cal = &self.cals[b.brand as usize];

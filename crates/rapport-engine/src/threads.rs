@@ -1,7 +1,7 @@
 //! Compact storage of per-key conversation state and per-thread outcomes. Owns the layout
 //! only; the rules of METRICS.md §2 that move threads between states live in `engine.rs`.
 //!
-//! - [`ThreadStore`]: one 32-byte [`Slot`] per `(brand, platform, user)` key that has an open
+//! - [`ThreadStore`]: one [`Slot`] (24 bytes as stored) per `(brand, platform, user)` key that has an open
 //!   thread or a recent brand-initiated conversation, in a slab indexed by a [`PosTable`] of
 //!   4-byte slot numbers. No per-entry heap allocation: the ids a thread row needs (user id,
 //!   opening and first-response item ids) live in one shared [`IdArena`] of fixed-size chunks.
@@ -46,11 +46,59 @@ impl Slot {
 
 const FREE_KEY: u64 = 0;
 
+/// A [`Slot`] as stored: 24 bytes instead of 32 (alignment 4: the key as two halves,
+/// `last_ms` as an offset from the store's `base`, `followers` and `inbound` sharing a word).
+/// A time the offset cannot hold is [`LAST_FAR`]: kept whole in the store's side map by slot,
+/// or `i64::MIN` (a freed slot's) when absent there. Counts the word cannot hold (a follower
+/// count of ~1M or more, 4,095 or more inbound items) are kept whole in another side map, so
+/// every slot reads back exactly.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    key: [u32; 2],
+    last: u32,
+    seq: u32,
+    ids: u32,
+    /// `followers` code in the low [`FOLLOWER_BITS`], `inbound` code above.
+    counts: u32,
+}
+
+const FOLLOWER_BITS: u32 = 20;
+const FOLLOWERS_MASK: u32 = (1 << FOLLOWER_BITS) - 1;
+/// Follower codes: the count itself below `FOLLOWERS_NONE`, which stands for `NONE32`
+/// (unknown); `FOLLOWERS_FAR`: the counts are in `far_counts`.
+const FOLLOWERS_NONE: u32 = FOLLOWERS_MASK - 1;
+const FOLLOWERS_FAR: u32 = FOLLOWERS_MASK;
+/// Inbound code: the count itself below this; this: the counts are in `far_counts`.
+const INBOUND_FAR: u32 = u32::MAX >> FOLLOWER_BITS;
+
+impl Stored {
+    #[inline(always)]
+    fn key(&self) -> u64 {
+        u64::from(self.key[0]) | (u64::from(self.key[1]) << 32)
+    }
+}
+
+const LAST_FAR: u32 = u32::MAX;
+/// The first time stored sets the base this far below it, and a rebase puts it this far
+/// below the sweep's time: times up to ~24.8 days either side of it fit.
+const TIME_SLACK_MS: i64 = 1 << 31;
+/// The sweep moves the base up once its time is this far past it (~17 days; every slot is
+/// rewritten, so not often), keeping ~12 days of headroom ahead of the clock.
+const REBASE_LAG_MS: i64 = 3 << 30;
+
 #[derive(Debug, Default)]
 pub struct ThreadStore {
-    slots: ChunkVec<Slot>,
+    slots: ChunkVec<Stored>,
     free: Vec<u32>,
     table: PosTable,
+    /// `last_ms` of a slot is `base + Stored::last` ...
+    base: i64,
+    /// ... once `base` is set (by the first time stored).
+    based: bool,
+    /// `last_ms` of slots whose offset is [`LAST_FAR`] (other than `i64::MIN`).
+    far_last: FastMap<u32, i64>,
+    /// `(followers, inbound)` of slots with a count their `counts` word cannot hold.
+    far_counts: FastMap<u32, (u32, u32)>,
     arena: IdArena,
     /// One record being encoded (reused, so writing ids allocates nothing).
     scratch: Vec<u8>,
@@ -69,20 +117,34 @@ struct ThreadStoreRepr {
     garbage: usize,
 }
 
-/// [`ThreadStoreRepr`] as written: the slots and free list borrowed, not copied for each
-/// snapshot (same fields, same order, so the same bytes).
+/// [`ThreadStoreRepr`] as written: the slots (unpacked as they are read) and free list
+/// borrowed, not copied for each snapshot (same fields, same order, so the same bytes).
 #[derive(Serialize)]
-struct ThreadStoreOut<'a> {
-    slots: &'a ChunkVec<Slot>,
+struct ThreadStoreOut<'a, L: Serialize> {
+    slots: L,
     free: &'a [u32],
     arena: Vec<u8>,
     garbage: usize,
 }
 
+/// Every slot of a store, unpacked, as a sequence (the layout of a `ChunkVec<Slot>`).
+struct SlotsOut<'a>(&'a ThreadStore);
+
+impl Serialize for SlotsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let st = self.0;
+        serialize_seq(
+            st.slots.len(),
+            (0..st.slots.len() as u32).map(|i| st.get(i)),
+            s,
+        )
+    }
+}
+
 impl Serialize for ThreadStore {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         ThreadStoreOut {
-            slots: &self.slots,
+            slots: SlotsOut(self),
             free: &self.free,
             arena: self.arena.to_flat(),
             garbage: self.garbage,
@@ -94,17 +156,20 @@ impl Serialize for ThreadStore {
 impl<'de> Deserialize<'de> for ThreadStore {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let r = ThreadStoreRepr::deserialize(d)?;
-        let live = r.slots.len() - r.free.len().min(r.slots.len());
-        let table = PosTable::build(live, r.slots.len(), ThreadStore::entries(&r.slots));
-        Ok(ThreadStore {
-            slots: r.slots,
+        let mut st = ThreadStore {
             free: r.free,
-            table,
             arena: IdArena::from_flat(r.arena),
-            scratch: Vec::new(),
             garbage: r.garbage,
             recent: (FREE_KEY, NONE32),
-        })
+            ..ThreadStore::default()
+        };
+        for (i, s) in r.slots.iter().enumerate() {
+            let p = st.pack(i as u32, s);
+            st.slots.push(p);
+        }
+        let live = st.slots.len() - st.free.len().min(st.slots.len());
+        st.table = PosTable::build(live, st.slots.len(), ThreadStore::entries(&st.slots));
+        Ok(st)
     }
 }
 
@@ -338,17 +403,17 @@ impl ThreadStore {
     }
 
     /// `(slot, key)` of every live slot, in slab order: what the index is rebuilt from.
-    fn entries(slots: &ChunkVec<Slot>) -> impl Iterator<Item = (u32, u64)> + '_ {
+    fn entries(slots: &ChunkVec<Stored>) -> impl Iterator<Item = (u32, u64)> + '_ {
         slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.key != FREE_KEY)
-            .map(|(i, s)| (i as u32, s.key))
+            .filter(|(_, s)| s.key() != FREE_KEY)
+            .map(|(i, s)| (i as u32, s.key()))
     }
 
     pub fn find(&self, key: u64) -> Option<u32> {
         let slots = &self.slots;
-        self.table.find(key, |i| slots[i as usize].key == key)
+        self.table.find(key, |i| slots[i as usize].key() == key)
     }
 
     /// [`ThreadStore::find`], answering a repeated lookup of the last key at once.
@@ -362,24 +427,173 @@ impl ThreadStore {
         found
     }
 
-    pub fn get(&self, slot: u32) -> &Slot {
-        &self.slots[slot as usize]
+    #[inline(always)]
+    pub fn get(&self, slot: u32) -> Slot {
+        let r = &self.slots[slot as usize];
+        let (followers, inbound) = self.counts_of(slot, r.counts);
+        Slot {
+            key: r.key(),
+            last_ms: self.last_of(slot, r.last),
+            seq: r.seq,
+            ids: r.ids,
+            inbound,
+            followers,
+        }
     }
 
-    pub fn get_mut(&mut self, slot: u32) -> &mut Slot {
-        &mut self.slots[slot as usize]
+    /// `(followers, inbound)` from a `counts` word.
+    #[inline(always)]
+    fn counts_of(&self, slot: u32, c: u32) -> (u32, u32) {
+        let (f, i) = (c & FOLLOWERS_MASK, c >> FOLLOWER_BITS);
+        if f < FOLLOWERS_NONE && i != INBOUND_FAR {
+            (f, i)
+        } else {
+            self.other_counts_of(slot, c)
+        }
+    }
+
+    /// [`ThreadStore::counts_of`] for an unknown follower count or counts in the side map.
+    #[inline(never)]
+    fn other_counts_of(&self, slot: u32, c: u32) -> (u32, u32) {
+        let (f, i) = (c & FOLLOWERS_MASK, c >> FOLLOWER_BITS);
+        if f == FOLLOWERS_FAR || i == INBOUND_FAR {
+            return self.far_counts.get(&slot).copied().unwrap_or((NONE32, 0));
+        }
+        (NONE32, i)
+    }
+
+    /// The `counts` word of slot `slot` (recording the counts in the side map if they do
+    /// not fit).
+    #[inline]
+    fn counts_word(&mut self, slot: u32, followers: u32, inbound: u32) -> u32 {
+        if followers < FOLLOWERS_NONE && inbound < INBOUND_FAR && self.far_counts.is_empty() {
+            return followers | (inbound << FOLLOWER_BITS);
+        }
+        self.other_counts_word(slot, followers, inbound)
+    }
+
+    fn other_counts_word(&mut self, slot: u32, followers: u32, inbound: u32) -> u32 {
+        let f = match followers {
+            NONE32 => FOLLOWERS_NONE,
+            f if f < FOLLOWERS_NONE => f,
+            _ => FOLLOWERS_FAR,
+        };
+        let i = inbound.min(INBOUND_FAR);
+        if f == FOLLOWERS_FAR || i == INBOUND_FAR {
+            self.far_counts.insert(slot, (followers, inbound));
+        } else {
+            self.far_counts.remove(&slot);
+        }
+        f | (i << FOLLOWER_BITS)
+    }
+
+    #[inline(always)]
+    fn last_of(&self, slot: u32, off: u32) -> i64 {
+        if off == LAST_FAR {
+            self.far_last_of(slot)
+        } else {
+            self.base + i64::from(off)
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn far_last_of(&self, slot: u32) -> i64 {
+        self.far_last.get(&slot).copied().unwrap_or(i64::MIN)
+    }
+
+    /// Changes a slot through its unpacked form (its key must stay the same).
+    #[inline]
+    pub fn update(&mut self, slot: u32, f: impl FnOnce(&mut Slot)) {
+        let mut s = self.get(slot);
+        f(&mut s);
+        debug_assert_eq!(s.key, self.slots[slot as usize].key());
+        self.slots[slot as usize] = self.pack(slot, &s);
+    }
+
+    #[inline]
+    pub fn set_last_ms(&mut self, slot: u32, t: i64) {
+        self.slots[slot as usize].last = self.offset(slot, t);
+    }
+
+    /// `t` as slot `slot`'s stored offset (recording it in the side map if it does not fit).
+    #[inline(always)]
+    fn offset(&mut self, slot: u32, t: i64) -> u32 {
+        if self.based && self.far_last.is_empty() {
+            if let Some(d) = t
+                .checked_sub(self.base)
+                .and_then(|d| u32::try_from(d).ok())
+                .filter(|&d| d != LAST_FAR)
+            {
+                return d;
+            }
+        }
+        self.other_offset(slot, t)
+    }
+
+    /// [`ThreadStore::offset`] before the base is set, with whole times in the side map, or
+    /// for a time that does not fit.
+    #[inline(never)]
+    fn other_offset(&mut self, slot: u32, t: i64) -> u32 {
+        if !self.based && t != i64::MIN {
+            self.base = t.saturating_sub(TIME_SLACK_MS);
+            self.based = true;
+        }
+        if !self.far_last.is_empty() {
+            self.far_last.remove(&slot);
+        }
+        match t
+            .checked_sub(self.base)
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|&d| d != LAST_FAR && self.based)
+        {
+            Some(d) => d,
+            None => {
+                if t != i64::MIN {
+                    self.far_last.insert(slot, t);
+                }
+                LAST_FAR
+            }
+        }
+    }
+
+    #[inline]
+    fn pack(&mut self, slot: u32, s: &Slot) -> Stored {
+        Stored {
+            key: [s.key as u32, (s.key >> 32) as u32],
+            last: self.offset(slot, s.last_ms),
+            seq: s.seq,
+            ids: s.ids,
+            counts: self.counts_word(slot, s.followers, s.inbound),
+        }
+    }
+
+    /// Moves the base of the stored times to `base` (rewriting every slot's offset).
+    fn rebase(&mut self, base: i64) {
+        let old = std::mem::take(&mut self.far_last);
+        let old_base = std::mem::replace(&mut self.base, base);
+        for i in 0..self.slots.len() {
+            let off = self.slots[i].last;
+            let t = match off {
+                LAST_FAR => old.get(&(i as u32)).copied().unwrap_or(i64::MIN),
+                _ => old_base + i64::from(off),
+            };
+            self.slots[i].last = self.offset(i as u32, t);
+        }
     }
 
     /// Inserts a slot for a key that has none.
     pub fn insert(&mut self, s: Slot) -> u32 {
         let idx = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = s;
+                self.slots[i as usize] = self.pack(i, &s);
                 i
             }
             None => {
-                self.slots.push(s);
-                (self.slots.len() - 1) as u32
+                let i = self.slots.len() as u32;
+                let p = self.pack(i, &s);
+                self.slots.push(p);
+                i
             }
         };
         let slots = &self.slots;
@@ -390,23 +604,26 @@ impl ThreadStore {
     }
 
     pub fn remove(&mut self, slot: u32) {
-        let s = self.slots[slot as usize];
-        if s.key == FREE_KEY {
+        let key = self.slots[slot as usize].key();
+        if key == FREE_KEY {
             return;
         }
         self.release_ids(slot);
         self.recent = (FREE_KEY, NONE32);
         let slots = &self.slots;
         self.table
-            .remove(s.key, |i| i == slot, |j| slots[j as usize].key);
-        self.slots[slot as usize] = Slot {
-            key: FREE_KEY,
-            last_ms: i64::MIN,
-            seq: 0,
-            ids: IDS_BRAND_CONV,
-            inbound: 0,
-            followers: NONE32,
-        };
+            .remove(key, |i| i == slot, |j| slots[j as usize].key());
+        self.slots[slot as usize] = self.pack(
+            slot,
+            &Slot {
+                key: FREE_KEY,
+                last_ms: i64::MIN,
+                seq: 0,
+                ids: IDS_BRAND_CONV,
+                inbound: 0,
+                followers: NONE32,
+            },
+        );
         self.free.push(slot);
     }
 
@@ -501,7 +718,7 @@ impl ThreadStore {
         let mut rec = Vec::new();
         for i in 0..self.slots.len() {
             let ids = self.slots[i].ids;
-            if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
+            if self.slots[i].key() == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
                 continue;
             }
             let src = old.at(ids as usize);
@@ -527,7 +744,7 @@ impl ThreadStore {
         let mut fresh = Vec::new();
         for i in 0..self.slots.len() {
             let ids = self.slots[i].ids;
-            if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
+            if self.slots[i].key() == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
                 continue;
             }
             let (a, b, c) = self.ids_at(ids as usize);
@@ -552,7 +769,7 @@ impl ThreadStore {
         let mut fresh = IdArena::default();
         for i in 0..self.slots.len() {
             let ids = self.slots[i].ids;
-            if self.slots[i].key == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
+            if self.slots[i].key() == FREE_KEY || ids >= IDS_BRAND_CONV_PREV {
                 continue;
             }
             let len = self.record_len(ids as usize);
@@ -569,12 +786,28 @@ impl ThreadStore {
     }
 
     /// Appends to `out` every live slot whose last item is more than `gap` before `t`
-    /// (the housekeeping sweep's candidates), reading the slots chunk by chunk.
-    pub fn silent_slots(&self, t: i64, gap: i64, out: &mut Vec<u32>) {
+    /// (the housekeeping sweep's candidates), reading the slots chunk by chunk. First moves
+    /// the base of the stored times up if `t` is far past it.
+    pub fn silent_slots(&mut self, t: i64, gap: i64, out: &mut Vec<u32>) {
+        if self.based && t.saturating_sub(self.base) > REBASE_LAG_MS {
+            self.rebase(t.saturating_sub(TIME_SLACK_MS));
+        }
+        // `t - (base + off) > gap` is `off < t - gap - base`: one compare per slot against
+        // a bound clamped to `LAST_FAR` (exact: every offset is below it, and `LAST_FAR` itself
+        // never passes). Freed slots and whole times (`LAST_FAR`) take the other branch.
+        let bound = (i128::from(t) - i128::from(gap) - i128::from(self.base))
+            .clamp(0, i128::from(LAST_FAR)) as u32;
         let mut first = 0;
         for recs in self.slots.slices() {
             for (j, s) in recs.iter().enumerate() {
-                if s.key != FREE_KEY && t - s.last_ms > gap {
+                if s.last < bound {
+                    if s.key() != FREE_KEY {
+                        out.push((first + j) as u32);
+                    }
+                } else if s.last == LAST_FAR
+                    && s.key() != FREE_KEY
+                    && t - self.far_last_of((first + j) as u32) > gap
+                {
                     out.push((first + j) as u32);
                 }
             }
@@ -585,6 +818,8 @@ impl ThreadStore {
     /// Heap bytes held by the store (capacities).
     pub fn heap_bytes(&self) -> usize {
         self.slots.heap_bytes()
+            + self.far_last.capacity() * 17
+            + self.far_counts.capacity() * 13
             + self.free.capacity() * 4
             + self.table.heap_bytes()
             + self.arena.heap_bytes()
@@ -1062,7 +1297,7 @@ mod tests {
         // A flat arena as written before chunks: records back to back across offsets
         // 65,536 and beyond.
         let mut flat = Vec::new();
-        let mut slots = st.slots.clone();
+        let mut slots: Vec<Slot> = (0..st.slots.len() as u32).map(|i| st.get(i)).collect();
         for (&i, (u, o, r)) in &plain {
             slots[i as usize].ids = flat.len() as u32;
             for s in [u, o, r] {
@@ -1090,8 +1325,118 @@ mod tests {
 
     #[test]
     fn layout_is_compact() {
-        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        assert_eq!(std::mem::size_of::<Stored>(), 24);
         assert_eq!(std::mem::size_of::<Packed>(), 24);
+    }
+
+    /// Slot times and counts read back exactly (offsets, times far either side of the base,
+    /// counts past their bits, freed slots) through base moves by the sweep, which finds the slots a plain vector of
+    /// `Slot`s would; a snapshot has the bytes of that vector and restores it.
+    #[test]
+    fn slot_times_read_back_exactly_through_rebases() {
+        let free = Slot {
+            key: FREE_KEY,
+            last_ms: i64::MIN,
+            seq: 0,
+            ids: IDS_BRAND_CONV,
+            inbound: 0,
+            followers: NONE32,
+        };
+        let mut st = ThreadStore::default();
+        let mut plain: Vec<Slot> = Vec::new();
+        let mut x = 9u64;
+        let mut now = 1_700_000_000_000i64;
+        let gap = 3_600_000;
+        let mut rebases = 0;
+        for round in 0..40_000u64 {
+            x = crate::hash::fmix64(x.wrapping_add(round));
+            now += (x % 20_000_000) as i64;
+            let t = match x % 13 {
+                0 => now - 40 * 86_400_000,
+                1 => now + 30 * 86_400_000,
+                2 => i64::MIN / 2,
+                3 => i64::MAX / 2,
+                _ => now - (x % 3_600_000) as i64,
+            };
+            let key = x % 700 + 1;
+            match st.find(key) {
+                Some(i) if x % 7 == 0 => {
+                    st.remove(i);
+                    plain[i as usize] = free;
+                }
+                Some(i) if x % 2 == 0 => {
+                    st.set_last_ms(i, t);
+                    plain[i as usize].last_ms = t;
+                }
+                Some(i) => {
+                    let f = |s: &mut Slot| {
+                        s.last_ms = t;
+                        s.inbound = s.inbound.saturating_add(1);
+                        if s.followers == NONE32 {
+                            s.followers = (x >> 40) as u32;
+                        }
+                    };
+                    st.update(i, f);
+                    f(&mut plain[i as usize]);
+                }
+                None => {
+                    let followers = [
+                        NONE32,
+                        (x >> 40) as u32 % 1_000,
+                        (x >> 32) as u32,
+                        FOLLOWERS_NONE,
+                        FOLLOWERS_FAR,
+                        FOLLOWERS_NONE - 1,
+                    ][(x >> 8) as usize % 6];
+                    let inbound = [1, 2, INBOUND_FAR - 1, INBOUND_FAR, u32::MAX - 1, 7]
+                        [(x >> 16) as usize % 6];
+                    let s = Slot {
+                        last_ms: t,
+                        followers,
+                        inbound,
+                        ..slot(key)
+                    };
+                    let i = st.insert(s) as usize;
+                    if i == plain.len() {
+                        plain.push(s);
+                    } else {
+                        plain[i] = s;
+                    }
+                }
+            }
+            if round % 200 == 0 {
+                let base = st.base;
+                let mut out = Vec::new();
+                st.silent_slots(now, gap, &mut out);
+                rebases += usize::from(st.base != base);
+                let want: Vec<u32> = (0..plain.len() as u32)
+                    .filter(|&i| {
+                        let s = &plain[i as usize];
+                        s.key != FREE_KEY && now - s.last_ms > gap
+                    })
+                    .collect();
+                assert_eq!(out, want);
+                for (i, s) in plain.iter().enumerate() {
+                    assert_eq!(st.get(i as u32), *s);
+                }
+            }
+        }
+        assert!(rebases > 3 && !st.far_last.is_empty() && !st.far_counts.is_empty());
+        let bytes = postcard::to_stdvec(&st).unwrap();
+        let old = ThreadStoreOut {
+            slots: &plain,
+            free: &st.free,
+            arena: st.arena.to_flat(),
+            garbage: st.garbage,
+        };
+        assert_eq!(bytes, postcard::to_stdvec(&old).unwrap());
+        let back: ThreadStore = postcard::from_bytes(&bytes).unwrap();
+        for (i, s) in plain.iter().enumerate() {
+            assert_eq!(back.get(i as u32), *s);
+            if s.key != FREE_KEY {
+                assert_eq!(back.find(s.key), Some(i as u32));
+            }
+        }
     }
 
     #[test]
