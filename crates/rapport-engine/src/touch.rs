@@ -646,7 +646,47 @@ fn split_last_ascii(text: &str) -> Option<(&str, &str)> {
 }
 
 /// [`strip_signature`] for an ASCII text (the `–`/`—` forms cannot occur).
+///
+/// Most texts keep their last token, and that is decided from the bytes before the end of
+/// the text without splitting it off: walk back over letters and dots (the only bytes a
+/// signature's tail or a capitalised name holds) to the first other byte `x`. If `x` is
+/// whitespace, the last token is made of letters and dots, so it is no signature (which
+/// starts with a mark) and is a name only if it starts with a capital letter. If `x` is
+/// anything but whitespace or a signature mark, the last token holds `x`, which no
+/// signature (marks only first, then letters and dots) and no name (letters only) holds.
+/// Only the remaining texts take the full rules.
+#[inline]
 fn strip_signature_ascii(text: &str) -> &str {
+    let b = text.as_bytes();
+    let mut j = b.len();
+    while j > 0 && class(b[j - 1]) & C_WS != 0 {
+        j -= 1;
+    }
+    let end = j;
+    while j > 0 && (class(b[j - 1]) & C_ALPHA != 0 || b[j - 1] == b'.') {
+        j -= 1;
+    }
+    if j > 0 && j < end {
+        let x = b[j - 1];
+        let keeps = if class(x) & C_WS != 0 {
+            !b[j].is_ascii_uppercase()
+        } else {
+            !matches!(x, b'^' | b'*' | b'-' | b'~')
+        };
+        if keeps {
+            return text;
+        }
+    } else if j > 0 && !matches!(b[j - 1], b'^' | b'*' | b'-' | b'~') {
+        // The last byte is neither whitespace, a letter nor a dot: it is part of the last
+        // token (a signature ends in a letter or dot, a name in a letter).
+        return text;
+    }
+    strip_signature_ascii_full(text)
+}
+
+/// [`strip_signature_ascii`]'s rules for the texts its byte test cannot settle.
+#[inline(never)]
+fn strip_signature_ascii_full(text: &str) -> &str {
     let Some((rest, last)) = split_last_ascii(text) else {
         return text;
     };
@@ -1421,6 +1461,11 @@ mod tests {
                 x = fmix64(x.wrapping_add(n as u64));
                 text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
             }
+            assert_eq!(
+                strip_signature_ascii(&text),
+                strip_signature(&text),
+                "{text:?}"
+            );
             scan_ascii(&text, &mut a);
             a.text.clear();
             a.ends.clear();
