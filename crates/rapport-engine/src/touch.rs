@@ -267,7 +267,10 @@ impl<'a> Iterator for SplitWs<'a> {
         }
         let start = i;
         while i < b.len() {
-            let c = b[i];
+            i = printable_run_end(b, i);
+            let Some(&c) = b.get(i) else {
+                break;
+            };
             if c < 0x80 {
                 if is_ascii_ws(c) {
                     break;
@@ -286,6 +289,27 @@ impl<'a> Iterator for SplitWs<'a> {
         self.i = i;
         Some(&self.text[start..i])
     }
+}
+
+/// The first index from `i` on whose byte is not printable ASCII (0x21 to 0x7F: no
+/// whitespace, no control character, no byte of a multi-byte character), eight bytes at a
+/// time: tokens are mostly such runs. Stops early at the last 8 bytes; the caller's byte
+/// loop takes what is left.
+#[inline(always)]
+fn printable_run_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(c) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        // Low seven bits + 0x5F reaches 0x80 exactly from 0x21 on, with no carry out of
+        // the byte; bytes with the high bit set are cut by `!w`.
+        let stop = !(((w & (0x7F * ONES)) + 0x5F * ONES) & !w) & HIGHS;
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
 }
 
 /// Normalizes a text (METRICS.md §5): leading @handles dropped; other handles, URLs, numbers
