@@ -957,14 +957,23 @@ pub fn normalize(text: &str) -> String {
     t.as_str().map(str::to_owned).unwrap_or_default()
 }
 
-/// Per-bit vote counts of a SimHash, bit-sliced: byte `j` of `lanes[k]` counts the shingles
-/// with bit `8j + k` set. Eight shift-mask-adds per shingle instead of 64 scalar updates (this
-/// loop was the largest single cost of analysing a reply); lanes are flushed into `ones`
-/// before a byte can overflow.
+/// Per-bit vote counts of a SimHash, bit-sliced. Shingles are taken four at a time through
+/// a carry-save adder (Harley–Seal): `ones` and `twos` hold, per bit, the weight-1 and
+/// weight-2 digits of the count so far, and each group of four yields one word of weight-4
+/// carries. Only those carries go into the byte lanes (byte `j` of `lanes[k]` counts the
+/// carries of bit `8j + k`), so the eight shift-mask-adds are paid once per four shingles
+/// instead of once per shingle (this loop was the largest single cost of analysing a
+/// reply). Lanes are flushed into `counts` before a byte can overflow.
 struct Votes {
+    /// The shingles of the group being filled: the first `n % 4`.
+    buf: [u64; 4],
+    ones: u64,
+    twos: u64,
     lanes: [u64; 8],
+    /// Groups in the lanes since the last flush.
     pending: u32,
-    ones: [u32; 64],
+    /// Flushed counts of the weight-4 carries, per bit.
+    counts: [u32; 64],
     n: u32,
 }
 
@@ -973,19 +982,44 @@ impl Votes {
 
     fn new() -> Self {
         Votes {
+            buf: [0; 4],
+            ones: 0,
+            twos: 0,
             lanes: [0; 8],
             pending: 0,
-            ones: [0; 64],
+            counts: [0; 64],
             n: 0,
         }
     }
 
     #[inline(always)]
     fn add(&mut self, h: u64) {
-        for (k, lane) in self.lanes.iter_mut().enumerate() {
-            *lane += (h >> k) & Self::LANE_MASK;
-        }
+        let i = (self.n & 3) as usize;
+        self.buf[i] = h;
         self.n += 1;
+        if i == 3 {
+            self.fold();
+        }
+    }
+
+    /// Adds the full group in `buf`: `ones + a + b` gives a new weight-1 digit and a
+    /// weight-2 carry (a full adder per bit), likewise with `c`, `d`, and the two weight-2
+    /// carries with `twos` give a new weight-2 digit and a weight-4 carry.
+    #[inline(always)]
+    fn fold(&mut self) {
+        let [a, b, c, d] = self.buf;
+        let u = self.ones ^ a;
+        let twos_a = (self.ones & a) | (u & b);
+        let ones = u ^ b;
+        let u = ones ^ c;
+        let twos_b = (ones & c) | (u & d);
+        self.ones = u ^ d;
+        let u = self.twos ^ twos_a;
+        let fours = (self.twos & twos_a) | (u & twos_b);
+        self.twos = u ^ twos_b;
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += (fours >> k) & Self::LANE_MASK;
+        }
         self.pending += 1;
         if self.pending == 255 {
             self.flush();
@@ -995,7 +1029,7 @@ impl Votes {
     fn flush(&mut self) {
         for (k, lane) in self.lanes.iter_mut().enumerate() {
             for j in 0..8 {
-                self.ones[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
+                self.counts[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
             }
             *lane = 0;
         }
@@ -1004,20 +1038,35 @@ impl Votes {
 
     /// Bit `b` is set when more shingles voted 1 than 0 for it (ties give 0).
     fn finish(&mut self) -> u64 {
-        if self.n == self.pending {
-            // Nothing flushed: every count is still a byte of the lanes (≤ n ≤ 254), so the
-            // majority test runs on all eight counts of a lane at once. With t = n/2 + 1, a
-            // count c ≥ t exactly when c + 128 − t reaches 128, and that sum stays below 256
-            // (c ≤ n), so no byte carries into the next.
+        let rest = &self.buf[..(self.n & 3) as usize];
+        if self.n <= 254 {
+            // Nothing flushed (that takes 255 groups): each bit's count, 4 × carries + 2 ×
+            // twos + ones + the ungrouped shingles, is at most n ≤ 254, and so is every
+            // partial sum of it, so all eight counts of a lane are summed and tested at
+            // once. With t = n/2 + 1, a count c ≥ t exactly when c + 128 − t reaches 128,
+            // and that sum stays below 256 (c ≤ n), so no byte carries into the next.
             let add = (128 - (self.n / 2 + 1)) as u64 * Self::LANE_MASK;
+            let (ones, twos) = (self.ones, self.twos);
             return self.lanes.iter().enumerate().fold(0u64, |h, (k, &lane)| {
-                h | ((((lane + add) >> 7) & Self::LANE_MASK) << k)
+                let mut c = (lane << 2)
+                    + (((twos >> k) & Self::LANE_MASK) << 1)
+                    + ((ones >> k) & Self::LANE_MASK);
+                for &x in rest {
+                    c += (x >> k) & Self::LANE_MASK;
+                }
+                h | ((((c + add) >> 7) & Self::LANE_MASK) << k)
             });
         }
+        let (buf, r) = (self.buf, (self.n & 3) as usize);
+        let rest = &buf[..r];
         self.flush();
         let n = u64::from(self.n);
-        self.ones.iter().enumerate().fold(0u64, |h, (b, &c)| {
-            if 2 * u64::from(c) > n {
+        self.counts.iter().enumerate().fold(0u64, |h, (b, &c)| {
+            let mut c = 4 * u64::from(c) + 2 * ((self.twos >> b) & 1) + ((self.ones >> b) & 1);
+            for &x in rest {
+                c += (x >> b) & 1;
+            }
+            if 2 * c > n {
                 h | (1 << b)
             } else {
                 h
@@ -1574,7 +1623,8 @@ mod tests {
     fn bit_sliced_votes_match_scalar_votes() {
         let mut x = 0x1234_5678_9ABC_DEF0u64;
         for n in [
-            0usize, 1, 2, 3, 4, 5, 7, 20, 101, 253, 254, 255, 256, 511, 600,
+            0usize, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 101, 252, 253, 254, 255, 256, 257, 511, 600,
+            1019, 1020, 1021, 1023, 1024, 2047, 4101,
         ] {
             let hashes: Vec<u64> = (0..n)
                 .map(|i| {
