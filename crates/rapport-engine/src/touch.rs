@@ -782,6 +782,7 @@ impl AsciiSink for ReplySink<'_, '_> {
         self.tokens.mask(m)
     }
 
+    #[inline(always)]
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
         let len = end - start;
         if len > 8 {
