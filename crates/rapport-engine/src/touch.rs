@@ -973,8 +973,9 @@ struct Votes {
     lanes: [u64; 8],
     /// Groups in the lanes since the last flush.
     pending: u32,
-    /// Flushed counts of the weight-4 carries, per bit.
-    counts: [u32; 64],
+    /// Flushed counts of the weight-4 carries, per bit; allocated at the first flush
+    /// (over a thousand shingles), so a short text does not zero it.
+    counts: Option<Box<[u32; 64]>>,
     n: u32,
 }
 
@@ -988,7 +989,7 @@ impl Votes {
             twos: 0,
             lanes: [0; 8],
             pending: 0,
-            counts: [0; 64],
+            counts: None,
             n: 0,
         }
     }
@@ -1027,10 +1028,12 @@ impl Votes {
         }
     }
 
+    #[cold]
     fn flush(&mut self) {
+        let counts = self.counts.get_or_insert_with(|| Box::new([0; 64]));
         for (k, lane) in self.lanes.iter_mut().enumerate() {
             for j in 0..8 {
-                self.counts[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
+                counts[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
             }
             *lane = 0;
         }
@@ -1062,7 +1065,8 @@ impl Votes {
         let rest = &buf[..r];
         self.flush();
         let n = u64::from(self.n);
-        self.counts.iter().enumerate().fold(0u64, |h, (b, &c)| {
+        let counts = self.counts.as_deref().copied().unwrap_or([0; 64]);
+        counts.iter().enumerate().fold(0u64, |h, (b, &c)| {
             let mut c = 4 * u64::from(c) + 2 * ((self.twos >> b) & 1) + ((self.ones >> b) & 1);
             for &x in rest {
                 c += (x >> b) & 1;
