@@ -596,6 +596,8 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
         while i < n {
             let cl = class(b[i]);
             if cl & C_WS != 0 {
+                // Known whitespace: the skip at the top starts after it.
+                i += 1;
                 break;
             }
             if cl & C_ALPHA != 0 {
