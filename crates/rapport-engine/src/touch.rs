@@ -267,7 +267,10 @@ impl<'a> Iterator for SplitWs<'a> {
         }
         let start = i;
         while i < b.len() {
-            let c = b[i];
+            i = printable_run_end(b, i);
+            let Some(&c) = b.get(i) else {
+                break;
+            };
             if c < 0x80 {
                 if is_ascii_ws(c) {
                     break;
@@ -286,6 +289,27 @@ impl<'a> Iterator for SplitWs<'a> {
         self.i = i;
         Some(&self.text[start..i])
     }
+}
+
+/// The first index from `i` on whose byte is not printable ASCII (0x21 to 0x7F: no
+/// whitespace, no control character, no byte of a multi-byte character), eight bytes at a
+/// time: tokens are mostly such runs. Stops early at the last 8 bytes; the caller's byte
+/// loop takes what is left.
+#[inline(always)]
+fn printable_run_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(c) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        // Low seven bits + 0x5F reaches 0x80 exactly from 0x21 on, with no carry out of
+        // the byte; bytes with the high bit set are cut by `!w`.
+        let stop = !(((w & (0x7F * ONES)) + 0x5F * ONES) & !w) & HIGHS;
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
 }
 
 /// Normalizes a text (METRICS.md §5): leading @handles dropped; other handles, URLs, numbers
@@ -572,6 +596,8 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
         while i < n {
             let cl = class(b[i]);
             if cl & C_WS != 0 {
+                // Known whitespace: the skip at the top starts after it.
+                i += 1;
                 break;
             }
             if cl & C_ALPHA != 0 {
@@ -646,7 +672,47 @@ fn split_last_ascii(text: &str) -> Option<(&str, &str)> {
 }
 
 /// [`strip_signature`] for an ASCII text (the `–`/`—` forms cannot occur).
+///
+/// Most texts keep their last token, and that is decided from the bytes before the end of
+/// the text without splitting it off: walk back over letters and dots (the only bytes a
+/// signature's tail or a capitalised name holds) to the first other byte `x`. If `x` is
+/// whitespace, the last token is made of letters and dots, so it is no signature (which
+/// starts with a mark) and is a name only if it starts with a capital letter. If `x` is
+/// anything but whitespace or a signature mark, the last token holds `x`, which no
+/// signature (marks only first, then letters and dots) and no name (letters only) holds.
+/// Only the remaining texts take the full rules.
+#[inline]
 fn strip_signature_ascii(text: &str) -> &str {
+    let b = text.as_bytes();
+    let mut j = b.len();
+    while j > 0 && class(b[j - 1]) & C_WS != 0 {
+        j -= 1;
+    }
+    let end = j;
+    while j > 0 && (class(b[j - 1]) & C_ALPHA != 0 || b[j - 1] == b'.') {
+        j -= 1;
+    }
+    if j > 0 && j < end {
+        let x = b[j - 1];
+        let keeps = if class(x) & C_WS != 0 {
+            !b[j].is_ascii_uppercase()
+        } else {
+            !matches!(x, b'^' | b'*' | b'-' | b'~')
+        };
+        if keeps {
+            return text;
+        }
+    } else if j > 0 && !matches!(b[j - 1], b'^' | b'*' | b'-' | b'~') {
+        // The last byte is neither whitespace, a letter nor a dot: it is part of the last
+        // token (a signature ends in a letter or dot, a name in a letter).
+        return text;
+    }
+    strip_signature_ascii_full(text)
+}
+
+/// [`strip_signature_ascii`]'s rules for the texts its byte test cannot settle.
+#[inline(never)]
+fn strip_signature_ascii_full(text: &str) -> &str {
     let Some((rest, last)) = split_last_ascii(text) else {
         return text;
     };
@@ -718,6 +784,7 @@ impl AsciiSink for ReplySink<'_, '_> {
         self.tokens.mask(m)
     }
 
+    #[inline(always)]
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
         let len = end - start;
         if len > 8 {
@@ -893,14 +960,24 @@ pub fn normalize(text: &str) -> String {
     t.as_str().map(str::to_owned).unwrap_or_default()
 }
 
-/// Per-bit vote counts of a SimHash, bit-sliced: byte `j` of `lanes[k]` counts the shingles
-/// with bit `8j + k` set. Eight shift-mask-adds per shingle instead of 64 scalar updates (this
-/// loop was the largest single cost of analysing a reply); lanes are flushed into `ones`
-/// before a byte can overflow.
+/// Per-bit vote counts of a SimHash, bit-sliced. Shingles are taken four at a time through
+/// a carry-save adder (Harley–Seal): `ones` and `twos` hold, per bit, the weight-1 and
+/// weight-2 digits of the count so far, and each group of four yields one word of weight-4
+/// carries. Only those carries go into the byte lanes (byte `j` of `lanes[k]` counts the
+/// carries of bit `8j + k`), so the eight shift-mask-adds are paid once per four shingles
+/// instead of once per shingle (this loop was the largest single cost of analysing a
+/// reply). Lanes are flushed into `counts` before a byte can overflow.
 struct Votes {
+    /// The shingles of the group being filled: the first `n % 4`.
+    buf: [u64; 4],
+    ones: u64,
+    twos: u64,
     lanes: [u64; 8],
+    /// Groups in the lanes since the last flush.
     pending: u32,
-    ones: [u32; 64],
+    /// Flushed counts of the weight-4 carries, per bit; allocated at the first flush
+    /// (over a thousand shingles), so a short text does not zero it.
+    counts: Option<Box<[u32; 64]>>,
     n: u32,
 }
 
@@ -909,29 +986,56 @@ impl Votes {
 
     fn new() -> Self {
         Votes {
+            buf: [0; 4],
+            ones: 0,
+            twos: 0,
             lanes: [0; 8],
             pending: 0,
-            ones: [0; 64],
+            counts: None,
             n: 0,
         }
     }
 
     #[inline(always)]
     fn add(&mut self, h: u64) {
-        for (k, lane) in self.lanes.iter_mut().enumerate() {
-            *lane += (h >> k) & Self::LANE_MASK;
-        }
+        let i = (self.n & 3) as usize;
+        self.buf[i] = h;
         self.n += 1;
+        if i == 3 {
+            self.fold();
+        }
+    }
+
+    /// Adds the full group in `buf`: `ones + a + b` gives a new weight-1 digit and a
+    /// weight-2 carry (a full adder per bit), likewise with `c`, `d`, and the two weight-2
+    /// carries with `twos` give a new weight-2 digit and a weight-4 carry.
+    #[inline(always)]
+    fn fold(&mut self) {
+        let [a, b, c, d] = self.buf;
+        let u = self.ones ^ a;
+        let twos_a = (self.ones & a) | (u & b);
+        let ones = u ^ b;
+        let u = ones ^ c;
+        let twos_b = (ones & c) | (u & d);
+        self.ones = u ^ d;
+        let u = self.twos ^ twos_a;
+        let fours = (self.twos & twos_a) | (u & twos_b);
+        self.twos = u ^ twos_b;
+        for (k, lane) in self.lanes.iter_mut().enumerate() {
+            *lane += (fours >> k) & Self::LANE_MASK;
+        }
         self.pending += 1;
         if self.pending == 255 {
             self.flush();
         }
     }
 
+    #[cold]
     fn flush(&mut self) {
+        let counts = self.counts.get_or_insert_with(|| Box::new([0; 64]));
         for (k, lane) in self.lanes.iter_mut().enumerate() {
             for j in 0..8 {
-                self.ones[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
+                counts[8 * j + k] += ((*lane >> (8 * j)) & 0xFF) as u32;
             }
             *lane = 0;
         }
@@ -940,20 +1044,36 @@ impl Votes {
 
     /// Bit `b` is set when more shingles voted 1 than 0 for it (ties give 0).
     fn finish(&mut self) -> u64 {
-        if self.n == self.pending {
-            // Nothing flushed: every count is still a byte of the lanes (≤ n ≤ 254), so the
-            // majority test runs on all eight counts of a lane at once. With t = n/2 + 1, a
-            // count c ≥ t exactly when c + 128 − t reaches 128, and that sum stays below 256
-            // (c ≤ n), so no byte carries into the next.
+        let rest = &self.buf[..(self.n & 3) as usize];
+        if self.n <= 254 {
+            // Nothing flushed (that takes 255 groups): each bit's count, 4 × carries + 2 ×
+            // twos + ones + the ungrouped shingles, is at most n ≤ 254, and so is every
+            // partial sum of it, so all eight counts of a lane are summed and tested at
+            // once. With t = n/2 + 1, a count c ≥ t exactly when c + 128 − t reaches 128,
+            // and that sum stays below 256 (c ≤ n), so no byte carries into the next.
             let add = (128 - (self.n / 2 + 1)) as u64 * Self::LANE_MASK;
+            let (ones, twos) = (self.ones, self.twos);
             return self.lanes.iter().enumerate().fold(0u64, |h, (k, &lane)| {
-                h | ((((lane + add) >> 7) & Self::LANE_MASK) << k)
+                let mut c = (lane << 2)
+                    + (((twos >> k) & Self::LANE_MASK) << 1)
+                    + ((ones >> k) & Self::LANE_MASK);
+                for &x in rest {
+                    c += (x >> k) & Self::LANE_MASK;
+                }
+                h | ((((c + add) >> 7) & Self::LANE_MASK) << k)
             });
         }
+        let (buf, r) = (self.buf, (self.n & 3) as usize);
+        let rest = &buf[..r];
         self.flush();
         let n = u64::from(self.n);
-        self.ones.iter().enumerate().fold(0u64, |h, (b, &c)| {
-            if 2 * u64::from(c) > n {
+        let counts = self.counts.as_deref().copied().unwrap_or([0; 64]);
+        counts.iter().enumerate().fold(0u64, |h, (b, &c)| {
+            let mut c = 4 * u64::from(c) + 2 * ((self.twos >> b) & 1) + ((self.ones >> b) & 1);
+            for &x in rest {
+                c += (x >> b) & 1;
+            }
+            if 2 * c > n {
                 h | (1 << b)
             } else {
                 h
@@ -1421,6 +1541,11 @@ mod tests {
                 x = fmix64(x.wrapping_add(n as u64));
                 text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
             }
+            assert_eq!(
+                strip_signature_ascii(&text),
+                strip_signature(&text),
+                "{text:?}"
+            );
             scan_ascii(&text, &mut a);
             a.text.clear();
             a.ends.clear();
@@ -1505,7 +1630,8 @@ mod tests {
     fn bit_sliced_votes_match_scalar_votes() {
         let mut x = 0x1234_5678_9ABC_DEF0u64;
         for n in [
-            0usize, 1, 2, 3, 4, 5, 7, 20, 101, 253, 254, 255, 256, 511, 600,
+            0usize, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 101, 252, 253, 254, 255, 256, 257, 511, 600,
+            1019, 1020, 1021, 1023, 1024, 2047, 4101,
         ] {
             let hashes: Vec<u64> = (0..n)
                 .map(|i| {
