@@ -259,15 +259,18 @@ impl Engine {
         }
         // Only closing changes the row at `t`; otherwise its version stays that of its last
         // item, whenever the slot happens to be cleared.
-        let mut at = self.st.store.get(r.slot).last_ms;
+        let slot = self.st.store.get(r.slot);
+        let mut at = slot.last_ms;
+        // The record changes only when the thread closes here; otherwise `r` is current.
+        let mut now = r;
         if r.has(flag::AWAITING) {
             self.settle_pending(seq, r);
             self.set_flags(seq, flag::CLOSED | flag::DIRTY, flag::AWAITING);
             at = t;
+            now = self.rec(seq);
         }
-        let now = self.rec(seq);
         if now.has(flag::DIRTY) {
-            self.emit_thread(now, at);
+            self.emit_thread(now, &slot, at);
         }
         self.set_flags(seq, flag::DETACHED, flag::DIRTY);
         self.st.store.release_ids(r.slot);
@@ -448,17 +451,17 @@ impl Engine {
     pub(crate) fn emit_if_dirty(&mut self, seq: u64) {
         let r = self.rec(seq);
         if r.has(flag::DIRTY) && !r.has(flag::DETACHED) {
-            let last = self.st.store.get(r.slot).last_ms;
-            // Nothing changed the record since it was read: no second unpacking.
-            self.emit_thread(r, last);
+            let s = self.st.store.get(r.slot);
+            // Nothing changed the record or the slot since they were read: no second
+            // unpacking.
+            self.emit_thread(r, &s, s.last_ms);
             self.set_flags(seq, 0, flag::DIRTY);
         }
     }
 
     /// Writes the thread's current row; `at` is the event time of the change it reflects.
-    /// `r` is the thread's current record (the callers have just read it).
-    fn emit_thread(&mut self, r: CohortRec, at: i64) {
-        let s = self.st.store.get(r.slot);
+    /// `r` is the thread's current record and `s` its slot (the callers have just read both).
+    fn emit_thread(&mut self, r: CohortRec, s: &Slot, at: i64) {
         let (user, opening, response) = self.st.store.ids(r.slot);
         let b = &self.st.bps[r.bp as usize];
         let cal = &self.cals[b.brand as usize];
