@@ -248,6 +248,8 @@ const MAX_TOUCH_ROWS_HINT: usize = 1 << 14;
 
 /// Enough spare id buffers for the reorder buffer's churn without holding memory for long.
 const MAX_SPARE_STRS: usize = 64;
+/// The dirty-thread list keeps its buffer across drains up to this many entries (64 KiB).
+const MAX_KEPT_DIRTY: usize = 1 << 13;
 
 impl Engine {
     /// Builds an engine; refuses invalid settings (unknown timezone, malformed hours, ...).
@@ -642,12 +644,18 @@ impl Engine {
     /// Everything produced since the last call, with every changed daily row as of the
     /// current watermark. Rows of one call are in a deterministic order.
     pub fn drain_output(&mut self) -> Output {
-        let dirty = std::mem::take(&mut self.st.dirty);
+        let mut dirty = std::mem::take(&mut self.st.dirty);
         // At most one row per dirty thread: one allocation instead of the vector doubling
         // (and copying its rows) a dozen times per drain.
         self.st.out.threads.reserve(dirty.len());
-        for seq in dirty {
+        for &seq in &dirty {
             self.emit_if_dirty(seq);
+        }
+        // The emptied list serves the next period (no regrowth from nothing per drain),
+        // unless it is large: then its bytes are not held between drains.
+        if dirty.capacity() <= MAX_KEPT_DIRTY && self.st.dirty.is_empty() {
+            dirty.clear();
+            self.st.dirty = dirty;
         }
         if self.st.started {
             let w = self.st.watermark;

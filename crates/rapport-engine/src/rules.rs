@@ -98,7 +98,12 @@ impl Engine {
     /// The live thread of a slot: its sequence number, if the slot holds a thread whose record
     /// is still kept.
     fn slot_thread(&self, slot: u32) -> Option<u64> {
-        let s = self.st.store.get(slot);
+        self.thread_of(&self.st.store.get(slot))
+    }
+
+    /// [`Self::slot_thread`] of a slot the caller has already read.
+    #[inline]
+    fn thread_of(&self, s: &Slot) -> Option<u64> {
         if !s.is_thread() {
             return None;
         }
@@ -140,19 +145,19 @@ impl Engine {
             return;
         };
         let s = self.st.store.get(slot);
-        if let Some(seq) = self.slot_thread(slot) {
+        if let Some(seq) = self.thread_of(&s) {
             if self.silent(&s, t) {
                 // Silence split: the old thread closes, this item opens a new one.
                 self.detach(seq, t);
                 self.open_thread(item, Some(slot), Some(s.seq));
             } else {
-                self.st.store.update(slot, |sm| {
-                    sm.inbound = sm.inbound.saturating_add(1);
-                    sm.last_ms = t;
-                    if sm.followers == NONE32 {
-                        sm.followers = item.followers;
-                    }
-                });
+                let mut sm = s;
+                sm.inbound = sm.inbound.saturating_add(1);
+                sm.last_ms = t;
+                if sm.followers == NONE32 {
+                    sm.followers = item.followers;
+                }
+                self.st.store.put(slot, &sm);
                 self.mark_dirty(seq);
             }
         } else {
@@ -191,7 +196,7 @@ impl Engine {
         let slot = match slot {
             Some(s) => {
                 self.st.store.release_ids(s);
-                self.st.store.update(s, |x| *x = fresh);
+                self.st.store.put(s, &fresh);
                 s
             }
             None => {
@@ -254,15 +259,18 @@ impl Engine {
         }
         // Only closing changes the row at `t`; otherwise its version stays that of its last
         // item, whenever the slot happens to be cleared.
-        let mut at = self.st.store.get(r.slot).last_ms;
+        let slot = self.st.store.get(r.slot);
+        let mut at = slot.last_ms;
+        // The record changes only when the thread closes here; otherwise `r` is current.
+        let mut now = r;
         if r.has(flag::AWAITING) {
             self.settle_pending(seq, r);
             self.set_flags(seq, flag::CLOSED | flag::DIRTY, flag::AWAITING);
             at = t;
+            now = self.rec(seq);
         }
-        let now = self.rec(seq);
         if now.has(flag::DIRTY) {
-            self.emit_thread(now, at);
+            self.emit_thread(now, &slot, at);
         }
         self.set_flags(seq, flag::DETACHED, flag::DIRTY);
         self.st.store.release_ids(r.slot);
@@ -281,7 +289,7 @@ impl Engine {
     /// Removes a key's slot, keeping its latest thread reachable for the return window.
     fn remove_slot(&mut self, slot: u32, t: i64) {
         let s = self.st.store.get(slot);
-        if let Some(seq) = self.slot_thread(slot) {
+        if let Some(seq) = self.thread_of(&s) {
             self.detach(seq, t);
         }
         if (s.is_thread() || s.ids == IDS_BRAND_CONV_PREV)
@@ -311,7 +319,7 @@ impl Engine {
         match self.st.store.find_recent(key) {
             Some(slot) => {
                 let s = self.st.store.get(slot);
-                match self.slot_thread(slot) {
+                match self.thread_of(&s) {
                     Some(seq) => {
                         let r = self.rec(seq);
                         if self.silent(&s, t) && !r.has(flag::AWAITING) {
@@ -401,8 +409,8 @@ impl Engine {
     fn brand_reaction(&mut self, item: &Item) {
         let t = item.t;
         if let Some(slot) = self.st.store.find_recent(item.key) {
-            if let Some(seq) = self.slot_thread(slot) {
-                let s = self.st.store.get(slot);
+            let s = self.st.store.get(slot);
+            if let Some(seq) = self.thread_of(&s) {
                 let r = self.rec(seq);
                 if self.silent(&s, t) && !r.has(flag::AWAITING) {
                     return;
@@ -427,8 +435,8 @@ impl Engine {
     fn activity(&mut self, item: &Item) {
         let t = item.t;
         if let Some(slot) = self.st.store.find_recent(item.key) {
-            if let Some(seq) = self.slot_thread(slot) {
-                let s = self.st.store.get(slot);
+            let s = self.st.store.get(slot);
+            if let Some(seq) = self.thread_of(&s) {
                 if self.silent(&s, t) && !self.rec(seq).has(flag::AWAITING) {
                     return;
                 }
@@ -443,17 +451,17 @@ impl Engine {
     pub(crate) fn emit_if_dirty(&mut self, seq: u64) {
         let r = self.rec(seq);
         if r.has(flag::DIRTY) && !r.has(flag::DETACHED) {
-            let last = self.st.store.get(r.slot).last_ms;
-            // Nothing changed the record since it was read: no second unpacking.
-            self.emit_thread(r, last);
+            let s = self.st.store.get(r.slot);
+            // Nothing changed the record or the slot since they were read: no second
+            // unpacking.
+            self.emit_thread(r, &s, s.last_ms);
             self.set_flags(seq, 0, flag::DIRTY);
         }
     }
 
     /// Writes the thread's current row; `at` is the event time of the change it reflects.
-    /// `r` is the thread's current record (the callers have just read it).
-    fn emit_thread(&mut self, r: CohortRec, at: i64) {
-        let s = self.st.store.get(r.slot);
+    /// `r` is the thread's current record and `s` its slot (the callers have just read both).
+    fn emit_thread(&mut self, r: CohortRec, s: &Slot, at: i64) {
         let (user, opening, response) = self.st.store.ids(r.slot);
         let b = &self.st.bps[r.bp as usize];
         let cal = &self.cals[b.brand as usize];

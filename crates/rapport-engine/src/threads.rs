@@ -511,6 +511,14 @@ impl ThreadStore {
         self.slots[slot as usize] = self.pack(slot, &s);
     }
 
+    /// Stores `s` as slot `slot` (its key must stay the same): for callers that already
+    /// read the slot, so it is not unpacked a second time.
+    #[inline]
+    pub fn put(&mut self, slot: u32, s: &Slot) {
+        debug_assert_eq!(s.key, self.slots[slot as usize].key());
+        self.slots[slot as usize] = self.pack(slot, s);
+    }
+
     #[inline]
     pub fn set_last_ms(&mut self, slot: u32, t: i64) {
         self.slots[slot as usize].last = self.offset(slot, t);
