@@ -176,28 +176,9 @@ impl ReplyContext {
         let far = &self.far_times;
         // The least time kept, found during a visit.
         let mut least = i64::MAX;
-        if shift32 == 0 {
-            if self.oldest < horizon {
-                self.present.retain(|s| match times[s] {
-                    FAR => far.get(&(s as u32)).is_some_and(|&at| {
-                        let keep = at >= horizon;
-                        if keep {
-                            least = least.min(at);
-                        }
-                        keep
-                    }),
-                    off => {
-                        let keep = off >= cut;
-                        if keep {
-                            least = least.min(base + i64::from(off));
-                        }
-                        keep
-                    }
-                });
-                self.oldest = least;
-            }
-        } else {
-            // Every kept offset is at least `shift32` (its time is not before the horizon).
+        // Nothing can expire and nothing moves: the visit is skipped.
+        if shift32 > 0 || self.oldest < horizon {
+            // A kept offset is at least `shift32` (its time is not before the horizon).
             self.present.retain(|s| match times[s] {
                 FAR => far.get(&(s as u32)).is_some_and(|&at| {
                     let keep = at >= horizon;
@@ -208,7 +189,9 @@ impl ReplyContext {
                 }),
                 off if off >= cut => {
                     least = least.min(base + i64::from(off));
-                    times[s] = off - shift32;
+                    if shift32 > 0 {
+                        times[s] = off - shift32;
+                    }
                     true
                 }
                 _ => false,

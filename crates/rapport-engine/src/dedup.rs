@@ -181,6 +181,20 @@ impl<'de> Deserialize<'de> for DedupTimes {
 mod tests {
     use super::*;
 
+    /// Every entry with its full time, sorted.
+    fn entries(d: &DedupTimes) -> Vec<(u64, i64)> {
+        let mut v: Vec<(u64, i64)> = d.iter().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The plain map's entries, sorted.
+    fn map_entries(h: &FastMap<u64, i64>) -> Vec<(u64, i64)> {
+        let mut v: Vec<(u64, i64)> = h.iter().map(|(&k, &v)| (k, v)).collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Membership and expiry match a plain map of full times, across offsets that do and do
     /// not fit 32 bits, and a snapshot round trip keeps every entry.
     #[test]
@@ -208,26 +222,16 @@ mod tests {
                 d.retain_since(horizon);
                 h.retain(|_, a| *a >= horizon);
                 // Full times read back exactly after each sweep.
-                let mut got: Vec<(u64, i64)> = d.iter().collect();
-                got.sort_unstable();
-                let mut want: Vec<(u64, i64)> = h.iter().map(|(&k, &v)| (k, v)).collect();
-                want.sort_unstable();
-                assert_eq!(got, want);
+                assert_eq!(entries(&d), map_entries(&h));
             }
             assert_eq!(d.len(), h.len());
         }
-        let mut got: Vec<(u64, i64)> = d.iter().collect();
-        got.sort_unstable();
-        let mut want: Vec<(u64, i64)> = h.iter().map(|(&k, &v)| (k, v)).collect();
-        want.sort_unstable();
-        assert_eq!(got, want);
+        assert_eq!(entries(&d), map_entries(&h));
         let bytes = postcard::to_stdvec(&d).unwrap();
         let as_map: FastMap<u64, i64> = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(as_map, h);
         let back: DedupTimes = postcard::from_bytes(&bytes).unwrap();
-        let mut again: Vec<(u64, i64)> = back.iter().collect();
-        again.sort_unstable();
-        assert_eq!(again, want);
+        assert_eq!(entries(&back), map_entries(&h));
     }
 
     /// Sweeps that drop nothing skip the visit but still move the base; later inserts,
@@ -258,11 +262,7 @@ mod tests {
             };
             d.retain_since(horizon);
             h.retain(|_, a| *a >= horizon);
-            let mut got: Vec<(u64, i64)> = d.iter().collect();
-            got.sort_unstable();
-            let mut want: Vec<(u64, i64)> = h.iter().map(|(&k, &v)| (k, v)).collect();
-            want.sort_unstable();
-            assert_eq!(got, want, "step {step}");
+            assert_eq!(entries(&d), map_entries(&h), "step {step}");
         }
         assert!(d.len() > 0);
     }
