@@ -261,6 +261,17 @@ pub(crate) fn serialize_seq<S: Serializer>(
     q.end()
 }
 
+/// Reads a sequence into a collection that takes its elements one by one (no intermediate
+/// vector); the reading side of [`serialize_seq`].
+pub(crate) fn deserialize_seq<'de, D, T, C>(d: D) -> Result<C, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+    C: Default + Extend<T>,
+{
+    d.deserialize_seq(SeqVisitor::<T, C>(PhantomData))
+}
+
 struct SeqVisitor<T, C>(PhantomData<(T, C)>);
 
 impl<'de, T: Deserialize<'de>, C: Default + Extend<T>> Visitor<'de> for SeqVisitor<T, C> {
@@ -301,7 +312,7 @@ impl<T: Copy + Serialize> Serialize for ChunkVec<T> {
 
 impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for ChunkVec<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(SeqVisitor(PhantomData))
+        deserialize_seq(d)
     }
 }
 
@@ -313,7 +324,7 @@ impl<T: Copy + Serialize> Serialize for ChunkDeque<T> {
 
 impl<'de, T: Copy + Deserialize<'de>> Deserialize<'de> for ChunkDeque<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(SeqVisitor(PhantomData))
+        deserialize_seq(d)
     }
 }
 

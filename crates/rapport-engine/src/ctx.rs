@@ -25,6 +25,16 @@ const FAR: u32 = u32::MAX;
 /// 2^32 ms in practice (anything else goes to `far_times`).
 const REBASE_LAG_MS: i64 = 1 << 30;
 
+/// Whether a time `at` is kept by a sweep to `horizon`; a kept one lowers `least`.
+#[inline]
+fn kept_since(at: i64, horizon: i64, least: &mut i64) -> bool {
+    let keep = at >= horizon;
+    if keep {
+        *least = (*least).min(at);
+    }
+    keep
+}
+
 #[derive(Debug)]
 pub struct ReplyContext {
     /// Entry of the key in slot `i`, valid where bit `i` of `present` is set: its time as
@@ -180,13 +190,9 @@ impl ReplyContext {
         if shift32 > 0 || self.oldest < horizon {
             // A kept offset is at least `shift32` (its time is not before the horizon).
             self.present.retain(|s| match times[s] {
-                FAR => far.get(&(s as u32)).is_some_and(|&at| {
-                    let keep = at >= horizon;
-                    if keep {
-                        least = least.min(at);
-                    }
-                    keep
-                }),
+                FAR => far
+                    .get(&(s as u32))
+                    .is_some_and(|&at| kept_since(at, horizon, &mut least)),
                 off if off >= cut => {
                     least = least.min(base + i64::from(off));
                     if shift32 > 0 {
@@ -215,13 +221,8 @@ impl ReplyContext {
         // An empty map is still swept: that gives its slack back.
         if self.loose_oldest < horizon || self.loose.len() == 0 {
             let mut least = i64::MAX;
-            self.loose.retain(|_, (at, _)| {
-                let keep = *at >= horizon;
-                if keep {
-                    least = least.min(*at);
-                }
-                keep
-            });
+            self.loose
+                .retain(|_, (at, _)| kept_since(*at, horizon, &mut least));
             self.loose_oldest = least;
         }
     }

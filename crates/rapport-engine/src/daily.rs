@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use rapport_events::Platform;
 use serde::{Deserialize, Serialize};
 
+use crate::chunks::{deserialize_seq, serialize_seq};
 use crate::keyset::KeySet;
 use crate::rows::{secs, BandDailyRow, CountsSource, DailyRow, FollowerBand};
 use crate::sketch::QuantileSketch;
@@ -241,11 +242,6 @@ impl BpState {
         }
     }
 
-    #[inline]
-    pub fn push_awaiting(&mut self, low_seq: u32) {
-        self.awaiting.push_back(low_seq);
-    }
-
     /// `(followers, following, source)` as `brand_followers`/`brand_following` report them.
     pub fn brand_counts(&self) -> (Option<u64>, Option<u64>, Option<CountsSource>) {
         match self.snapshot {
@@ -357,20 +353,23 @@ impl AwaitQueue {
     }
 }
 
+impl Extend<u32> for AwaitQueue {
+    fn extend<I: IntoIterator<Item = u32>>(&mut self, values: I) {
+        for v in values {
+            self.push_back(v);
+        }
+    }
+}
+
 impl Serialize for AwaitQueue {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+        serialize_seq(self.len, self.iter(), s)
     }
 }
 
 impl<'de> Deserialize<'de> for AwaitQueue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let values = VecDeque::<u32>::deserialize(d)?;
-        let mut q = AwaitQueue::default();
-        for v in values {
-            q.push_back(v);
-        }
-        Ok(q)
+        deserialize_seq(d)
     }
 }
 

@@ -348,21 +348,28 @@ impl Engine {
     fn new_bp(&mut self, brand: u32, platform: Platform) -> u32 {
         let i = self.st.bps.len() as u32;
         self.st.bps.push(BpState::new(brand, platform));
-        self.set_bp_lookup(brand, platform, i);
-        self.bp_keys.push(key_prefix(
-            &self.st.brands[brand as usize],
-            platform.index(),
-        ));
+        self.index_bp(i);
         i
     }
 
-    fn set_bp_lookup(&mut self, brand: u32, platform: Platform, i: u32) {
+    /// Enters brand/platform `i` (already in `st.bps`, the next index to enter) into the
+    /// derived lookups: its `bp_lookup` cell and its key prefix.
+    fn index_bp(&mut self, i: u32) {
+        let (brand, platform) = (
+            self.st.bps[i as usize].brand,
+            self.st.bps[i as usize].platform,
+        );
         let k = bp_slot(brand, platform);
         if self.bp_lookup.len() <= k {
             self.bp_lookup
                 .resize((brand as usize + 1) * Platform::ALL.len(), NO_BP);
         }
         self.bp_lookup[k] = i;
+        debug_assert_eq!(self.bp_keys.len(), i as usize);
+        self.bp_keys.push(key_prefix(
+            &self.st.brands[brand as usize],
+            platform.index(),
+        ));
     }
 
     /// Takes one event. Call in arrival order; events may be out of order by up to
@@ -817,14 +824,8 @@ impl Engine {
                     .unwrap_or_else(|| e.default_cal.clone()),
             );
         }
-        for i in 0..e.st.bps.len() {
-            let (brand, platform) = (e.st.bps[i].brand, e.st.bps[i].platform);
-            e.set_bp_lookup(brand, platform, i as u32);
-            let b = &e.st.bps[i];
-            e.bp_keys.push(key_prefix(
-                &e.st.brands[b.brand as usize],
-                b.platform.index(),
-            ));
+        for i in 0..e.st.bps.len() as u32 {
+            e.index_bp(i);
         }
         for b in brands {
             e.brand_index(&b.brand_id);

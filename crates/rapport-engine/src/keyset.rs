@@ -10,11 +10,9 @@
 //! Keys are never removed (a day's set is dropped whole). It serializes as a sequence of its
 //! keys, as the hash set it replaced did (in key order instead of bucket order).
 
-use std::fmt;
-
-use serde::de::{SeqAccess, Visitor};
-use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::chunks::{deserialize_seq, serialize_seq};
 
 /// An empty cell; the key 0 is held apart (`zero`).
 const EMPTY: u64 = 0;
@@ -104,10 +102,7 @@ impl KeySet {
     fn place(&mut self, mut at: usize, k: u64) {
         let mut carry = k;
         loop {
-            if at == self.cells.len() {
-                self.cells.reserve_exact(TAIL);
-                self.cells.resize(at + TAIL, EMPTY);
-            }
+            extend_tail(&mut self.cells, at);
             let c = std::mem::replace(&mut self.cells[at], carry);
             if c == EMPTY {
                 break;
@@ -135,10 +130,7 @@ impl KeySet {
         let mut next = 0;
         for &k in self.cells.iter().filter(|&&c| c != EMPTY) {
             let i = KeySet::home(span, k).max(next);
-            if i >= cells.len() {
-                cells.reserve_exact(TAIL);
-                cells.resize(i + TAIL, EMPTY);
-            }
+            extend_tail(&mut cells, i);
             cells[i] = k;
             next = i + 1;
         }
@@ -160,33 +152,32 @@ impl KeySet {
     }
 }
 
+/// Makes cell `at` exist: a run that reaches the end of the array extends it by [`TAIL`].
+#[inline]
+fn extend_tail(cells: &mut Vec<u64>, at: usize) {
+    if at >= cells.len() {
+        cells.reserve_exact(TAIL);
+        cells.resize(at + TAIL, EMPTY);
+    }
+}
+
+impl Extend<u64> for KeySet {
+    fn extend<I: IntoIterator<Item = u64>>(&mut self, keys: I) {
+        for k in keys {
+            self.insert(k);
+        }
+    }
+}
+
 impl Serialize for KeySet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.len()))?;
-        for k in self.iter() {
-            seq.serialize_element(&k)?;
-        }
-        seq.end()
+        serialize_seq(self.len(), self.iter(), s)
     }
 }
 
 impl<'de> Deserialize<'de> for KeySet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeySet;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a sequence of u64 keys")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<KeySet, A::Error> {
-                let mut set = KeySet::default();
-                while let Some(k) = a.next_element::<u64>()? {
-                    set.insert(k);
-                }
-                Ok(set)
-            }
-        }
-        d.deserialize_seq(V)
+        deserialize_seq(d)
     }
 }
 

@@ -219,7 +219,7 @@ impl Engine {
         self.st.dirty.push(seq);
         let b = &mut self.st.bps[bp as usize];
         b.pending += 1;
-        b.push_awaiting(seq as u32);
+        b.awaiting.push_back(seq as u32);
         let sla = &mut self.st.sla;
         if sla.len() == sla.capacity() {
             // 16 bytes per pending deadline: grow by an eighth, not by doubling (the order of
