@@ -507,8 +507,7 @@ impl ThreadStore {
     pub fn update(&mut self, slot: u32, f: impl FnOnce(&mut Slot)) {
         let mut s = self.get(slot);
         f(&mut s);
-        debug_assert_eq!(s.key, self.slots[slot as usize].key());
-        self.slots[slot as usize] = self.pack(slot, &s);
+        self.put(slot, &s);
     }
 
     /// Stores `s` as slot `slot` (its key must stay the same): for callers that already
