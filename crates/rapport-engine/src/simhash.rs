@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{StableHasher, StableMap};
+use crate::hash::{FastMap, StableHasher};
 use std::hash::Hasher;
 
 pub const MAX_DISTANCE: u32 = 3;
@@ -34,9 +34,11 @@ pub struct FingerprintIndex {
     ring: VecDeque<Fingerprint>,
     /// Block key → (fingerprint, sequence number) of the fingerprints filed under it. The
     /// fingerprint is kept inline so a lookup reads one contiguous bucket, not the ring.
-    blocks: StableMap<u64, Vec<(u64, u64)>>,
+    /// (Keyed through the engine's cheap in-memory hasher: the keys are packed integers and
+    /// hashes, and no row depends on the maps' order.)
+    blocks: FastMap<u64, Vec<(u64, u64)>>,
     /// (brand, normalized-text hash) → how many stored replies have that text.
-    exact: StableMap<u64, u32>,
+    exact: FastMap<u64, u32>,
 }
 
 /// Result of comparing one reply with the brand's stored replies.
