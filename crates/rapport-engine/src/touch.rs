@@ -51,9 +51,16 @@ fn is_signature(tok: &str) -> bool {
     if !matches!(first, '^' | '*' | '-' | '–' | '—' | '~') {
         return false;
     }
-    let rest: Vec<char> = chars.collect();
-    let letters = rest.iter().filter(|c| c.is_alphabetic()).count();
-    (1..=12).contains(&letters) && rest.iter().all(|c| c.is_alphabetic() || *c == '.')
+    // Letters and dots only, with 1 to 12 letters; one pass, no buffer of the chars.
+    let mut letters = 0usize;
+    for c in chars {
+        if c.is_alphabetic() {
+            letters += 1;
+        } else if c != '.' {
+            return false;
+        }
+    }
+    (1..=12).contains(&letters)
 }
 
 fn is_lone_dash(tok: &str) -> bool {
@@ -1465,6 +1472,36 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The one-pass signature test against its definition (a mark, then letters and dots
+    /// with 1 to 12 letters), on tokens built from marks, letters, dots and other chars.
+    #[test]
+    fn signature_test_matches_definition() {
+        fn definition(tok: &str) -> bool {
+            let mut chars = tok.chars();
+            let Some(first) = chars.next() else {
+                return false;
+            };
+            if !matches!(first, '^' | '*' | '-' | '–' | '—' | '~') {
+                return false;
+            }
+            let rest: Vec<char> = chars.collect();
+            let letters = rest.iter().filter(|c| c.is_alphabetic()).count();
+            (1..=12).contains(&letters) && rest.iter().all(|c| c.is_alphabetic() || *c == '.')
+        }
+        let parts = [
+            "^", "-", "—", "~", "a", "Z", "é", ".", "1", "'", " ", "AB", "xyzxyz",
+        ];
+        let mut x = 3u64;
+        for _ in 0..20_000 {
+            x = crate::hash::fmix64(x.wrapping_add(7));
+            let n = (x % 8) as usize;
+            let tok: String = (0..n)
+                .map(|k| parts[((x >> (8 + 5 * k)) % parts.len() as u64) as usize])
+                .collect();
+            assert_eq!(is_signature(&tok), definition(&tok), "{tok:?}");
         }
     }
 
