@@ -353,7 +353,10 @@ fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
     };
     let body = strip_signature(text);
     let mut leading = true;
-    for tok in split_ws(body) {
+    let mut toks = split_ws(body);
+    while let Some(tok) = toks.next() {
+        // `next` leaves its position at the token's end.
+        let (from, to) = (toks.i - tok.len(), toks.i);
         if leading && tok.starts_with('@') {
             continue;
         }
@@ -371,7 +374,7 @@ fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
             continue;
         }
         if tok.is_ascii() {
-            if !scan_ascii_token(tok, &mut out) {
+            if !scan_ascii_token(body, from, to, &mut out) {
                 return;
             }
             continue;
@@ -660,11 +663,12 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     }
 }
 
-/// The per-character rules for one all-ASCII token: ASCII letters lowercase to ASCII and no
-/// ASCII character is an emoji.
-fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
-    let b = tok.as_bytes();
-    let mut i = 0;
+/// The per-character rules for one all-ASCII token, `text[from..to]`: ASCII letters
+/// lowercase to ASCII and no ASCII character is an emoji. Words go to the sink as ranges of
+/// the whole text, so its 8-byte loads may read past a short token (masked to the word).
+fn scan_ascii_token(text: &str, from: usize, to: usize, sink: &mut impl AsciiSink) -> bool {
+    let b = &text.as_bytes()[..to];
+    let mut i = from;
     while i < b.len() {
         let cl = class(b[i]);
         if cl & C_ALPHA != 0 {
@@ -676,7 +680,7 @@ fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
             while b[end - 1] == b'\'' {
                 end -= 1;
             }
-            if !sink.word(tok, start, end) {
+            if !sink.word(text, start, end) {
                 return false;
             }
         } else {
