@@ -99,21 +99,6 @@ fn tail_word(bytes: &[u8]) -> u64 {
     }
 }
 
-/// `BuildHasher` with [`StableHasher`]: deterministic iteration order for a given history.
-/// Kept for the fingerprint index, whose lookup latency was benchmarked with it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BuildStable;
-
-impl BuildHasher for BuildStable {
-    type Hasher = StableHasher;
-    #[inline]
-    fn build_hasher(&self) -> StableHasher {
-        StableHasher::default()
-    }
-}
-
-pub type StableMap<K, V> = std::collections::HashMap<K, V, BuildStable>;
-
 /// Hasher of the engine's in-memory maps, whose keys are mostly already 64-bit hashes or
 /// small packed integers. One folded 64×64→128-bit multiply per word mixes both ends of the
 /// result (hashbrown takes the bucket from the low bits and the tag from the top 7), at a

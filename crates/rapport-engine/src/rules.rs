@@ -763,8 +763,7 @@ impl Engine {
         let enough = self.cfg.template_min_matches.max(1);
         let fp = &mut self.st.fingerprints;
         fp.expire(t - EngineConfig::ms(self.cfg.template_window_seconds));
-        let m = fp.lookup(brand, f.simhash, f.exact, enough);
-        fp.insert(brand, t, f.simhash, f.exact);
+        let m = fp.lookup_insert(brand, t, f.simhash, f.exact, enough);
         let templated = m.near >= enough || m.exact;
         let slot = self.st.store.find_recent(item.key);
         let shared = self

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{StableHasher, StableMap};
+use crate::hash::{FastMap, StableHasher};
 use std::hash::Hasher;
 
 pub const MAX_DISTANCE: u32 = 3;
@@ -34,9 +34,11 @@ pub struct FingerprintIndex {
     ring: VecDeque<Fingerprint>,
     /// Block key → (fingerprint, sequence number) of the fingerprints filed under it. The
     /// fingerprint is kept inline so a lookup reads one contiguous bucket, not the ring.
-    blocks: StableMap<u64, Vec<(u64, u64)>>,
+    /// (Keyed through the engine's cheap in-memory hasher: the keys are packed integers and
+    /// hashes, and no row depends on the maps' order.)
+    blocks: FastMap<u64, Vec<(u64, u64)>>,
     /// (brand, normalized-text hash) → how many stored replies have that text.
-    exact: StableMap<u64, u32>,
+    exact: FastMap<u64, u32>,
 }
 
 /// Result of comparing one reply with the brand's stored replies.
@@ -129,6 +131,54 @@ impl FingerprintIndex {
         Matches { near, exact }
     }
 
+    /// [`FingerprintIndex::lookup`] then [`FingerprintIndex::insert`] of the same reply, with
+    /// one map probe per block key and for the exact text instead of two: each bucket is
+    /// counted before the new fingerprint joins it.
+    pub fn lookup_insert(
+        &mut self,
+        brand: u32,
+        at_ms: i64,
+        hash: u64,
+        exact: u64,
+        enough: u32,
+    ) -> Matches {
+        let seq = self.base + self.ring.len() as u64;
+        self.ring.push_back(Fingerprint {
+            at_ms,
+            hash,
+            exact,
+            brand,
+        });
+        let mut near = 0;
+        for pos in 0..BLOCKS {
+            let bucket = self
+                .blocks
+                .entry(block_key(brand, pos, block(hash, pos)))
+                .or_default();
+            if near < enough {
+                for &(fp_hash, _) in bucket.iter() {
+                    if (fp_hash ^ hash).count_ones() > MAX_DISTANCE {
+                        continue;
+                    }
+                    // Counted already under an earlier block it also shares.
+                    if (0..pos).any(|p| block(fp_hash, p) == block(hash, p)) {
+                        continue;
+                    }
+                    near += 1;
+                    if near >= enough {
+                        break;
+                    }
+                }
+            }
+            bucket.push((hash, seq));
+        }
+        let count = self.exact.entry(exact_key(brand, exact)).or_default();
+        // Counts are removed at zero, so a stored count means a stored reply.
+        let exact = *count > 0;
+        *count += 1;
+        Matches { near, exact }
+    }
+
     /// Stores a fingerprint; `at_ms` must not decrease between calls.
     pub fn insert(&mut self, brand: u32, at_ms: i64, hash: u64, exact: u64) {
         let seq = self.base + self.ring.len() as u64;
@@ -190,6 +240,43 @@ mod tests {
             for brand in 0..2 {
                 prop_assert_eq!(idx.lookup(brand, q, u64::MAX, u32::MAX).near, brute(&stored, brand, q));
             }
+        }
+    }
+
+    proptest! {
+        /// The one-probe form answers and stores as a lookup followed by an insert.
+        #[test]
+        fn lookup_insert_is_lookup_then_insert(
+            base in any::<u64>(),
+            items in prop::collection::vec(
+                (0u32..3, prop::collection::vec(0u32..64, 0..5), 0u64..4, 1u32..4),
+                1..80,
+            ),
+        ) {
+            let mut one = FingerprintIndex::default();
+            let mut two = FingerprintIndex::default();
+            for (i, (brand, bits, exact, enough)) in items.iter().enumerate() {
+                let h = bits.iter().fold(base, |h, b| h ^ (1 << b));
+                let at = i as i64;
+                one.expire(at - 20);
+                two.expire(at - 20);
+                let got = one.lookup_insert(*brand, at, h, *exact, *enough);
+                let want = two.lookup(*brand, h, *exact, *enough);
+                two.insert(*brand, at, h, *exact);
+                prop_assert_eq!(got, want);
+            }
+            prop_assert_eq!(&one.ring, &two.ring);
+            let sorted = |m: &FastMap<u64, Vec<(u64, u64)>>| {
+                let mut v: Vec<_> = m.iter().map(|(k, b)| (*k, b.clone())).collect();
+                v.sort();
+                v
+            };
+            prop_assert_eq!(sorted(&one.blocks), sorted(&two.blocks));
+            let mut e1: Vec<_> = one.exact.iter().map(|(k, v)| (*k, *v)).collect();
+            let mut e2: Vec<_> = two.exact.iter().map(|(k, v)| (*k, *v)).collect();
+            e1.sort();
+            e2.sort();
+            prop_assert_eq!(e1, e2);
         }
     }
 

@@ -51,9 +51,16 @@ fn is_signature(tok: &str) -> bool {
     if !matches!(first, '^' | '*' | '-' | '–' | '—' | '~') {
         return false;
     }
-    let rest: Vec<char> = chars.collect();
-    let letters = rest.iter().filter(|c| c.is_alphabetic()).count();
-    (1..=12).contains(&letters) && rest.iter().all(|c| c.is_alphabetic() || *c == '.')
+    // Letters and dots only, with 1 to 12 letters; one pass, no buffer of the chars.
+    let mut letters = 0usize;
+    for c in chars {
+        if c.is_alphabetic() {
+            letters += 1;
+        } else if c != '.' {
+            return false;
+        }
+    }
+    (1..=12).contains(&letters)
 }
 
 fn is_lone_dash(tok: &str) -> bool {
@@ -346,7 +353,10 @@ fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
     };
     let body = strip_signature(text);
     let mut leading = true;
-    for tok in split_ws(body) {
+    let mut toks = split_ws(body);
+    while let Some(tok) = toks.next() {
+        // `next` leaves its position at the token's end.
+        let (from, to) = (toks.i - tok.len(), toks.i);
         if leading && tok.starts_with('@') {
             continue;
         }
@@ -364,7 +374,7 @@ fn tokenize_general(text: &str, sink: &mut impl AsciiSink, word: &mut String) {
             continue;
         }
         if tok.is_ascii() {
-            if !scan_ascii_token(tok, &mut out) {
+            if !scan_ascii_token(body, from, to, &mut out) {
                 return;
             }
             continue;
@@ -550,6 +560,32 @@ fn word_run_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The start of the run of ASCII letters and dots that ends at `j`, eight bytes at a time
+/// backwards (the last word of a text is usually longer than a byte loop's setup). The bytes
+/// are ASCII, as in [`word_run_end`].
+#[inline]
+fn letters_dots_start(b: &[u8], mut j: usize) -> usize {
+    while let Some(c) = j.checked_sub(8).and_then(|s| b.get(s..j)) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let w = u64::from_le_bytes(w);
+        let x = w | (0x20 * ONES);
+        let letter = (x + 0x1F * ONES) & !(x + 0x05 * ONES);
+        let dot = !((w ^ (0x2E * ONES)) + 0x7F * ONES);
+        let stop = !(letter | dot) & HIGHS;
+        if stop != 0 {
+            // The highest lane is the byte just before `j`: the run starts after the
+            // nearest stop byte.
+            return j - (stop.leading_zeros() / 8) as usize;
+        }
+        j -= 8;
+    }
+    while j > 0 && (class(b[j - 1]) & C_ALPHA != 0 || b[j - 1] == b'.') {
+        j -= 1;
+    }
+    j
+}
+
 /// [`tokenize_into`]'s rules for an all-ASCII text in one pass over its bytes, with no copy
 /// of the text: where every character is one byte, words are contiguous runs of the input,
 /// so a sink can hash them in place. Each byte is classified once (tokens are not found
@@ -627,11 +663,12 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     }
 }
 
-/// The per-character rules for one all-ASCII token: ASCII letters lowercase to ASCII and no
-/// ASCII character is an emoji.
-fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
-    let b = tok.as_bytes();
-    let mut i = 0;
+/// The per-character rules for one all-ASCII token, `text[from..to]`: ASCII letters
+/// lowercase to ASCII and no ASCII character is an emoji. Words go to the sink as ranges of
+/// the whole text, so its 8-byte loads may read past a short token (masked to the word).
+fn scan_ascii_token(text: &str, from: usize, to: usize, sink: &mut impl AsciiSink) -> bool {
+    let b = &text.as_bytes()[..to];
+    let mut i = from;
     while i < b.len() {
         let cl = class(b[i]);
         if cl & C_ALPHA != 0 {
@@ -643,7 +680,7 @@ fn scan_ascii_token(tok: &str, sink: &mut impl AsciiSink) -> bool {
             while b[end - 1] == b'\'' {
                 end -= 1;
             }
-            if !sink.word(tok, start, end) {
+            if !sink.word(text, start, end) {
                 return false;
             }
         } else {
@@ -689,9 +726,7 @@ fn strip_signature_ascii(text: &str) -> &str {
         j -= 1;
     }
     let end = j;
-    while j > 0 && (class(b[j - 1]) & C_ALPHA != 0 || b[j - 1] == b'.') {
-        j -= 1;
-    }
+    let j = letters_dots_start(b, j);
     if j > 0 && j < end {
         let x = b[j - 1];
         let keeps = if class(x) & C_WS != 0 {
@@ -1407,6 +1442,72 @@ const STOPWORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The backwards eight-byte walk stops where the byte loop stops, from every end
+    /// position of random ASCII texts rich in letters, dots and near misses (`@`, `[`, `` ` ``,
+    /// `{`, `-`, `/`).
+    #[test]
+    fn letters_dots_start_matches_the_byte_loop() {
+        let alphabet = b"aZzA.@[`{-/ 9'mQ";
+        let mut x = 5u64;
+        for len in 0..40usize {
+            for _ in 0..300 {
+                let b: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x = crate::hash::fmix64(x.wrapping_add(1));
+                        // Mostly letters and dots, so long runs occur.
+                        if x % 4 == 0 {
+                            alphabet[(x >> 8) as usize % alphabet.len()]
+                        } else {
+                            alphabet[(x >> 8) as usize % 5]
+                        }
+                    })
+                    .collect();
+                for j in 0..=len {
+                    let mut want = j;
+                    while want > 0 && (b[want - 1].is_ascii_alphabetic() || b[want - 1] == b'.') {
+                        want -= 1;
+                    }
+                    assert_eq!(
+                        letters_dots_start(&b, j),
+                        want,
+                        "{:?} {j}",
+                        String::from_utf8_lossy(&b)
+                    );
+                }
+            }
+        }
+    }
+
+    /// The one-pass signature test against its definition (a mark, then letters and dots
+    /// with 1 to 12 letters), on tokens built from marks, letters, dots and other chars.
+    #[test]
+    fn signature_test_matches_definition() {
+        fn definition(tok: &str) -> bool {
+            let mut chars = tok.chars();
+            let Some(first) = chars.next() else {
+                return false;
+            };
+            if !matches!(first, '^' | '*' | '-' | '–' | '—' | '~') {
+                return false;
+            }
+            let rest: Vec<char> = chars.collect();
+            let letters = rest.iter().filter(|c| c.is_alphabetic()).count();
+            (1..=12).contains(&letters) && rest.iter().all(|c| c.is_alphabetic() || *c == '.')
+        }
+        let parts = [
+            "^", "-", "—", "~", "a", "Z", "é", ".", "1", "'", " ", "AB", "xyzxyz",
+        ];
+        let mut x = 3u64;
+        for _ in 0..20_000 {
+            x = crate::hash::fmix64(x.wrapping_add(7));
+            let n = (x % 8) as usize;
+            let tok: String = (0..n)
+                .map(|k| parts[((x >> (8 + 5 * k)) % parts.len() as u64) as usize])
+                .collect();
+            assert_eq!(is_signature(&tok), definition(&tok), "{tok:?}");
+        }
+    }
 
     #[test]
     fn normalization_masks_and_strips() {
