@@ -9,7 +9,8 @@
 //! rapport's own rather than `serde_json::Value` because a webhook body is read once and
 //! dropped: strings without escapes point into the body instead of being copied, and an
 //! object is a short vector of pairs instead of a B-tree, which took most of the allocations
-//! (and about half the parse time) off every delivery. Semantics follow `serde_json::Value`:
+//! off every delivery (verify + normalize of a Meta comment a quarter faster, of an X reply or
+//! an Instagram DM ~40%, in the `normalize` bench). Semantics follow `serde_json::Value`:
 //! the last of duplicate keys wins, integers keep their exact value, floats are `f64`.
 
 use std::borrow::Cow;
