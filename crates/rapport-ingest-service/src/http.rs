@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -134,59 +134,37 @@ impl Family {
     }
 }
 
-async fn meta(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let request = Incoming::new(peer, headers, body);
+async fn meta(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request = Incoming::new(request);
     deliver(&state, Family::Meta, Endpoint::Meta, None, request).await
 }
 
-async fn x(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let request = Incoming::new(peer, headers, body);
+async fn x(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request = Incoming::new(request);
     deliver(&state, Family::X, Endpoint::X, None, request).await
 }
 
-async fn mastodon(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn mastodon(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let endpoint = Endpoint::Mastodon { account_id: None };
-    let request = Incoming::new(peer, headers, body);
+    let request = Incoming::new(request);
     deliver(&state, Family::Mastodon, endpoint, None, request).await
 }
 
 async fn mastodon_for_account(
     State(state): State<Arc<AppState>>,
     Path(account_id): Path<String>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
     let source = format!("{}/{account_id}", Family::Mastodon.path());
     let endpoint = Endpoint::Mastodon {
         account_id: Some(account_id),
     };
-    let request = Incoming::new(peer, headers, body);
+    let request = Incoming::new(request);
     deliver(&state, Family::Mastodon, endpoint, Some(source), request).await
 }
 
-async fn generic(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let request = Incoming::new(peer, headers, body);
+async fn generic(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request = Incoming::new(request);
     deliver(&state, Family::Generic, Endpoint::Generic, None, request).await
 }
 
@@ -198,10 +176,13 @@ struct Incoming {
 }
 
 impl Incoming {
-    fn new(peer: Peer, headers: HeaderMap, body: Body) -> Incoming {
+    /// Takes the head apart rather than through axum's `HeaderMap` extractor, which clones
+    /// the whole header map of every request.
+    fn new(request: Request) -> Incoming {
+        let (parts, body) = request.into_parts();
         Incoming {
-            peer: peer.map(|Extension(p)| p),
-            headers,
+            peer: parts.extensions.get::<PeerAddr>().copied(),
+            headers: parts.headers,
             body,
         }
     }

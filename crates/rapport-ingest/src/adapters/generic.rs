@@ -107,7 +107,7 @@ pub(crate) fn normalize(
     received_at: i64,
     directory: &AccountDirectory,
 ) -> Result<Vec<InteractionEvent>, IngestError> {
-    let mut v = parse(body)?;
+    let mut v: Value = parse(body)?;
     let items = match v.as_object_mut().and_then(|o| o.remove("events")) {
         Some(Value::Array(items)) => {
             if v.as_object().is_some_and(|o| !o.is_empty()) {

@@ -15,8 +15,8 @@
 //! account). Event ids use the notification id, the dedup key Mastodon provides. `content` is
 //! HTML and is reduced to plain text for the personal-touch metrics.
 
+use crate::json::Value;
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
-use serde_json::Value;
 
 use crate::directory::BrandRef;
 use crate::event::{Ctx, Draft, Events};
@@ -125,11 +125,13 @@ impl Route<'_> {
     fn stream_frame(&self, v: &Value) -> Result<Option<InteractionEvent>, IngestError> {
         let event = require_str(v, "event", "frame")?;
         let payload = require(v, "payload", "frame")?;
-        let inner = |p: &Value| match p {
-            // The documented shape: JSON inside a string, parsed a second time.
-            Value::String(s) => parse(s.as_bytes()),
-            other => Ok(other.clone()),
-        };
+        fn inner<'a>(p: &'a Value<'_>) -> Result<Value<'a>, IngestError> {
+            match p {
+                // The documented shape: JSON inside a string, parsed a second time.
+                Value::String(s) => parse(s.as_bytes()),
+                other => Ok(other.clone()),
+            }
+        }
         match event {
             "notification" => self.notification(&inner(payload)?),
             "update" => {

@@ -15,8 +15,8 @@
 //! from `parent_id`), and the actor of Instagram mentions (the payload carries none, so the
 //! actor id is empty).
 
+use crate::json::Value;
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
-use serde_json::Value;
 
 use crate::event::{Ctx, Draft, Events};
 use crate::json::{

@@ -12,8 +12,8 @@
 //! A brand reply to its own post (a self-thread) is recorded as a `post` with `parent_id`: it
 //! addresses nobody, so counting it as a reply would inflate conversation share.
 
+use crate::json::{Map, Value};
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
-use serde_json::{Map, Value};
 
 use crate::event::{Ctx, Draft, Events};
 use crate::json::{
@@ -27,7 +27,7 @@ pub(crate) fn normalize(
     received_at: i64,
     directory: &AccountDirectory,
 ) -> Result<Vec<InteractionEvent>, IngestError> {
-    let v = parse(body)?;
+    let v: Value = parse(body)?;
     if !v.is_object() {
         return Err(IngestError::malformed("an X delivery is a JSON object"));
     }
@@ -406,7 +406,7 @@ fn follow(
 fn dm(
     ctx: &Ctx<'_>,
     d: &Value,
-    users: Option<&Map<String, Value>>,
+    users: Option<&Map>,
     source: &str,
 ) -> Result<Option<InteractionEvent>, IngestError> {
     if str_at(d, "type").is_some_and(|t| t != "message_create") {
