@@ -1,7 +1,9 @@
 //! Health as "the work is progressing": each component registers, reports ready or not, and
 //! (if it runs a loop) sends heartbeats; a component whose heartbeat is older than its deadline
-//! counts as stalled. Liveness fails only on stalls; readiness also needs every component ready
-//! and no shutdown in progress.
+//! counts as stalled. Liveness fails only on stalls; readiness also needs at least one
+//! component, every component ready and no shutdown in progress. The admin port is served
+//! before the service registers its components, so an empty registry means "still starting",
+//! not "nothing to wait for".
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -81,6 +83,10 @@ impl Health {
         if inner.shutting_down {
             lines.push("shutdown: in progress".to_owned());
         }
+        if inner.components.is_empty() {
+            ready = false;
+            lines.push("startup: in progress".to_owned());
+        }
         for (name, c) in &inner.components {
             let stalled = c
                 .heartbeat_deadline
@@ -144,6 +150,9 @@ mod tests {
     #[test]
     fn ready_needs_every_component_and_no_shutdown() {
         let h = Health::new();
+        let nothing_yet = h.report();
+        assert!(!nothing_yet.ready && nothing_yet.live);
+        assert_eq!(nothing_yet.lines, ["startup: in progress"]);
         let a = h.register("kafka", None);
         let b = h.register("clickhouse", None);
         assert!(!h.report().ready);
