@@ -40,23 +40,57 @@ pub(crate) enum Number {
     Float(f64),
 }
 
-/// A JSON object: its members in body order. Objects in webhook bodies have a handful to a few
-/// dozen keys, so a linear scan beats hashing or a tree.
+/// A JSON object: its members in body order. Objects in webhook bodies mostly have a handful
+/// to a few dozen keys, where a linear scan beats hashing or a tree; a larger one (X's `users`
+/// map of a DM batch can hold thousands, read once per message) also gets a sorted index, so
+/// a lookup never costs more than a binary search.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Map<'a>(Vec<(Cow<'a, str>, Value<'a>)>);
+pub(crate) struct Map<'a> {
+    members: Vec<(Cow<'a, str>, Value<'a>)>,
+    /// Positions in `members` by key, equal keys by descending position (the last duplicate
+    /// first); empty for a small object.
+    by_key: Vec<usize>,
+}
+
+/// Objects with more members than this get the sorted index.
+const INDEXED_ABOVE: usize = 16;
 
 impl<'a> Map<'a> {
+    fn new(members: Vec<(Cow<'a, str>, Value<'a>)>) -> Map<'a> {
+        let mut by_key = Vec::new();
+        if members.len() > INDEXED_ABOVE {
+            by_key.extend(0..members.len());
+            by_key.sort_unstable_by(|&a, &b| members[a].0.cmp(&members[b].0).then(b.cmp(&a)));
+        }
+        Map { members, by_key }
+    }
+
     /// The value of `key`; of duplicate keys the last, as `serde_json::Value` keeps it.
     pub fn get(&self, key: &str) -> Option<&Value<'a>> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k.as_ref() == key)
-            .map(|(_, v)| v)
+        if self.by_key.is_empty() {
+            return self
+                .members
+                .iter()
+                .rev()
+                .find(|(k, _)| k.as_ref() == key)
+                .map(|(_, v)| v);
+        }
+        let first = self
+            .by_key
+            .partition_point(|&i| self.members[i].0.as_ref() < key);
+        let &i = self.by_key.get(first)?;
+        let (k, v) = &self.members[i];
+        (k.as_ref() == key).then_some(v)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.0.iter().any(|(k, _)| k.as_ref() == key)
+        self.get(key).is_some()
+    }
+
+    /// Members in body order, duplicates included.
+    #[cfg(test)]
+    fn members(&self) -> &[(Cow<'a, str>, Value<'a>)] {
+        &self.members
     }
 }
 
@@ -171,7 +205,7 @@ impl<'de> Visitor<'de> for TreeVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
         }
@@ -179,11 +213,11 @@ impl<'de> Visitor<'de> for TreeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
-        let mut members = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        let mut members = Vec::new();
         while let Some((key, value)) = map.next_entry::<Key<'de>, Value<'de>>()? {
             members.push((key.0, value));
         }
-        Ok(Value::Object(Map(members)))
+        Ok(Value::Object(Map::new(members)))
     }
 }
 
@@ -323,10 +357,12 @@ mod tests {
             Value::Number(n) => Value::Number(n),
             Value::String(s) => Value::String(text(s)),
             Value::Array(a) => Value::Array(a.into_iter().map(owned).collect()),
-            Value::Object(Map(m)) => Value::Object(Map(m
-                .into_iter()
-                .map(|(k, v)| (text(k), owned(v)))
-                .collect())),
+            Value::Object(m) => Value::Object(Map::new(
+                m.members
+                    .into_iter()
+                    .map(|(k, v)| (text(k), owned(v)))
+                    .collect(),
+            )),
         }
     }
 
@@ -371,32 +407,90 @@ mod tests {
         assert!(v.get("d").is_none());
     }
 
+    /// Whether our tree holds what `serde_json::Value` holds (objects: the same keys, each with
+    /// the value of its last duplicate).
+    fn same(ours: &Value<'_>, theirs: &serde_json::Value) -> bool {
+        use serde_json::Value as J;
+        match (ours, theirs) {
+            (Value::Null, J::Null) => true,
+            (Value::Bool(a), J::Bool(b)) => a == b,
+            (Value::Number(Number::PosInt(a)), J::Number(b)) => b.as_u64() == Some(*a),
+            (Value::Number(Number::NegInt(a)), J::Number(b)) => {
+                b.as_i64() == Some(*a) && !b.is_u64()
+            }
+            (Value::Number(Number::Float(a)), J::Number(b)) => {
+                b.is_f64() && b.as_f64().map(f64::to_bits) == Some(a.to_bits())
+            }
+            (Value::String(a), J::String(b)) => a == b,
+            (Value::Array(a), J::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
+            }
+            (Value::Object(a), J::Object(b)) => {
+                a.members().iter().all(|(k, _)| b.contains_key(k.as_ref()))
+                    && b.iter().all(|(k, y)| a.get(k).is_some_and(|x| same(x, y)))
+            }
+            _ => false,
+        }
+    }
+
+    /// Parses `body` both ways: both refuse it, or both read the same tree.
+    fn agree(body: &str) {
+        let ours = parse::<Value>(body.as_bytes());
+        let theirs = serde_json::from_str::<serde_json::Value>(body);
+        match (&ours, &theirs) {
+            (Ok(o), Ok(t)) => assert!(same(o, t), "{body:.80} reads differently"),
+            (Err(_), Err(_)) => {}
+            _ => panic!("{body:.80}: ours {ours:?}, serde_json {theirs:?}"),
+        }
+    }
+
+    #[test]
+    fn edge_cases_read_as_serde_json_reads_them() {
+        for body in [
+            "-0",
+            "0",
+            "1e2",
+            "-1.5e-7",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1.7976931348623157e308",
+            "1e400",
+            r#""\ud800""#,
+            r#""\ud83d\ude00 and \"quotes\"""#,
+            r#"{"k\u0065y": 1, "key": 2}"#,
+            r#"{"a": 1, "a": {"b": [true, null]}}"#,
+            "[1, 2,]",
+            "{} x",
+            "",
+        ] {
+            agree(body);
+        }
+        for depth in [127, 128, 129] {
+            agree(&format!("{}{}", "[".repeat(depth), "]".repeat(depth)));
+        }
+    }
+
+    #[test]
+    fn large_objects_find_every_key_and_the_last_duplicate() {
+        let mut body = String::from("{");
+        for i in 0..200 {
+            body.push_str(&format!(r#""k{}": {i}, "#, i % 150));
+        }
+        body.push_str(r#""z": "end"}"#);
+        agree(&body);
+        let v: Value = parse(body.as_bytes()).expect("valid JSON");
+        assert!(matches!(v.as_object(), Some(m) if !m.by_key.is_empty()));
+        assert_eq!(int_at(&v, "k3"), Some(153));
+        assert_eq!(int_at(&v, "k149"), Some(149));
+        assert_eq!(str_at(&v, "z"), Some("end"));
+        assert!(v.get("k150").is_none() && v.get("").is_none() && v.get("zz").is_none());
+    }
+
     /// The tree reads every real sample as `serde_json::Value` does.
     #[test]
     fn samples_read_as_serde_json_reads_them() {
-        fn same(ours: &Value<'_>, theirs: &serde_json::Value) -> bool {
-            use serde_json::Value as J;
-            match (ours, theirs) {
-                (Value::Null, J::Null) => true,
-                (Value::Bool(a), J::Bool(b)) => a == b,
-                (Value::Number(Number::PosInt(a)), J::Number(b)) => b.as_u64() == Some(*a),
-                (Value::Number(Number::NegInt(a)), J::Number(b)) => {
-                    b.as_i64() == Some(*a) && !b.is_u64()
-                }
-                (Value::Number(Number::Float(a)), J::Number(b)) => {
-                    b.is_f64() && b.as_f64() == Some(*a)
-                }
-                (Value::String(a), J::String(b)) => a == b,
-                (Value::Array(a), J::Array(b)) => {
-                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, y))
-                }
-                (Value::Object(a), J::Object(b)) => {
-                    a.0.len() == b.len()
-                        && b.iter().all(|(k, y)| a.get(k).is_some_and(|x| same(x, y)))
-                }
-                _ => false,
-            }
-        }
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../../shared/platforms/samples"

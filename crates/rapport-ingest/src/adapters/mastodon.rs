@@ -15,12 +15,11 @@
 //! account). Event ids use the notification id, the dedup key Mastodon provides. `content` is
 //! HTML and is reduced to plain text for the personal-touch metrics.
 
-use crate::json::Value;
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
 
 use crate::directory::BrandRef;
 use crate::event::{Ctx, Draft, Events};
-use crate::json::{array_or_empty, id_at, parse, require, require_id, require_str, str_at};
+use crate::json::{array_or_empty, id_at, parse, require, require_id, require_str, str_at, Value};
 use crate::time::rfc3339_ms;
 use crate::{AccountDirectory, IngestError};
 

@@ -15,13 +15,12 @@
 //! from `parent_id`), and the actor of Instagram mentions (the payload carries none, so the
 //! actor id is empty).
 
-use crate::json::Value;
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
 
 use crate::event::{Ctx, Draft, Events};
 use crate::json::{
     array_or_empty, bool_at, id_at, int_at, parse, require, require_array, require_id, require_str,
-    str_at,
+    str_at, Value,
 };
 use crate::time::secs_to_ms;
 use crate::{AccountDirectory, IngestError};

@@ -12,12 +12,12 @@
 //! A brand reply to its own post (a self-thread) is recorded as a `post` with `parent_id`: it
 //! addresses nobody, so counting it as a reply would inflate conversation share.
 
-use crate::json::{Map, Value};
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
 
 use crate::event::{Ctx, Draft, Events};
 use crate::json::{
-    array_or_empty, id_at, int_at, obj_at, parse, require, require_id, require_str, str_at,
+    array_or_empty, id_at, int_at, obj_at, parse, require, require_id, require_str, str_at, Map,
+    Value,
 };
 use crate::time::{rfc3339_ms, twitter_date_ms};
 use crate::{AccountDirectory, IngestError};
