@@ -614,8 +614,12 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
             }
         } else {
             leading = false;
-            // `is_url`'s own first test, here so the common case makes no call.
-            (matches!(c, b'h' | b'H' | b'w' | b'W') && is_url(&body[i..])).then_some(URL)
+            // `is_url`'s own first two tests, here so the common case makes no call: many
+            // words start with `h` or `w` ("have", "when", "with"), few go on with `t`/`w`.
+            (matches!(c, b'h' | b'H' | b'w' | b'W')
+                && matches!(b.get(i + 1), Some(b't' | b'T' | b'w' | b'W'))
+                && is_url(&body[i..]))
+            .then_some(URL)
         };
         if c == b'@' || whole.is_some() {
             while i < n && class(b[i]) & C_WS == 0 {
