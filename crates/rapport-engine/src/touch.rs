@@ -614,8 +614,12 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
             }
         } else {
             leading = false;
-            // `is_url`'s own first test, here so the common case makes no call.
-            (matches!(c, b'h' | b'H' | b'w' | b'W') && is_url(&body[i..])).then_some(URL)
+            // `is_url`'s own first two tests, here so the common case makes no call: many
+            // words start with `h` or `w` ("have", "when", "with"), few go on with `t`/`w`.
+            (matches!(c, b'h' | b'H' | b'w' | b'W')
+                && matches!(b.get(i + 1), Some(b't' | b'T' | b'w' | b'W'))
+                && is_url(&body[i..]))
+            .then_some(URL)
         };
         if c == b'@' || whole.is_some() {
             while i < n && class(b[i]) & C_WS == 0 {
@@ -1184,6 +1188,24 @@ pub fn first_name(display_name: &str) -> Option<String> {
 /// [`first_name`] into a reused buffer (every reply has one); `false` and an empty buffer
 /// when there is none.
 fn first_name_into(display_name: &str, buf: &mut String) -> bool {
+    if display_name.is_ascii() {
+        // Most display names: whitespace is ASCII whitespace and letters are bytes, so the
+        // words are split on bytes (empty pieces between runs of whitespace hold no letter
+        // and are passed over like the short words) and a letter count is a length.
+        for w in display_name.as_bytes().split(|&c| is_ascii_ws(c)) {
+            buf.clear();
+            for &c in w {
+                if c.is_ascii_alphabetic() {
+                    buf.push(char::from(c | 0x20));
+                }
+            }
+            if buf.len() >= 2 && !TITLES.contains(&buf.as_str()) {
+                return true;
+            }
+        }
+        buf.clear();
+        return false;
+    }
     for w in split_ws(display_name) {
         buf.clear();
         if w.is_ascii() {
@@ -1673,6 +1695,34 @@ mod tests {
                 is_stopword_ascii_lower(w.to_uppercase().as_bytes(), true),
                 "{w}"
             );
+        }
+    }
+
+    /// The byte path for ASCII display names against the whitespace-split definition.
+    #[test]
+    fn ascii_first_names_match_the_split_definition() {
+        fn definition(d: &str) -> Option<String> {
+            d.split_whitespace()
+                .map(|w| {
+                    w.chars()
+                        .filter(|c| c.is_alphabetic())
+                        .flat_map(char::to_lowercase)
+                        .collect::<String>()
+                })
+                .find(|w| w.chars().count() >= 2 && !TITLES.contains(&w.as_str()))
+        }
+        let parts = [
+            "Sam", "Dr.", "dr", "MR", "J.", "a", "Ms", "x1", "O'Neil", " ", "  ", "\t", "\n",
+            "\x0b", "-", "@", "Q", "Madam", "prof.",
+        ];
+        let mut x = 29u64;
+        for _ in 0..50_000 {
+            x = crate::hash::fmix64(x.wrapping_add(5));
+            let n = (x % 8) as usize;
+            let d: String = (0..n)
+                .map(|k| parts[((x >> (6 * k)) % parts.len() as u64) as usize])
+                .collect();
+            assert_eq!(first_name(&d), definition(&d), "{d:?}");
         }
     }
 
