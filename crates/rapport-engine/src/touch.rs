@@ -533,6 +533,23 @@ fn class(b: u8) -> u8 {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// The high bit of each lane of `w` (eight ASCII bytes) that holds an ASCII letter. `| 0x20`
+/// folds case; a letter is then 0x61..=0x7A: high bit of `x + 0x1F` set (x ≥ 0x61) and of
+/// `x + 0x05` clear (x < 0x7B). Only the high bits are meaningful, and only for ASCII lanes: a
+/// byte ≥ 0x80 would carry into the next lane.
+#[inline(always)]
+fn letter_lanes(w: u64) -> u64 {
+    let x = w | (0x20 * ONES);
+    (x + 0x1F * ONES) & !(x + 0x05 * ONES)
+}
+
+/// The high bit of each lane of `w` (eight ASCII bytes) equal to `c`: the lane's xor with `c`
+/// is zero, so `y + 0x7F` keeps its high bit clear. Same conditions as [`letter_lanes`].
+#[inline(always)]
+fn byte_lanes(w: u64, c: u8) -> u64 {
+    !((w ^ (u64::from(c) * ONES)) + 0x7F * ONES)
+}
+
 /// The first index from `i` on whose byte is neither an ASCII letter nor an apostrophe (`n`
 /// if none), eight bytes at a time: words are the scanner's most common run. The bytes are
 /// ASCII (high bit clear), so per-byte additions never carry into the next byte.
@@ -542,13 +559,7 @@ fn word_run_end(b: &[u8], mut i: usize) -> usize {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
         let w = u64::from_le_bytes(w);
-        // `| 0x20` folds case; a letter is then 0x61..=0x7A: high bit of `x + 0x1F` set
-        // (x ≥ 0x61) and of `x + 0x05` clear (x < 0x7B).
-        let x = w | (0x20 * ONES);
-        let letter = (x + 0x1F * ONES) & !(x + 0x05 * ONES);
-        // An apostrophe is the byte whose xor with 0x27 is zero: high bit of `y + 0x7F` clear.
-        let apos = !((w ^ (0x27 * ONES)) + 0x7F * ONES);
-        let stop = !(letter | apos) & HIGHS;
+        let stop = !(letter_lanes(w) | byte_lanes(w, b'\'')) & HIGHS;
         if stop != 0 {
             return i + (stop.trailing_zeros() / 8) as usize;
         }
@@ -569,10 +580,7 @@ fn letters_dots_start(b: &[u8], mut j: usize) -> usize {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
         let w = u64::from_le_bytes(w);
-        let x = w | (0x20 * ONES);
-        let letter = (x + 0x1F * ONES) & !(x + 0x05 * ONES);
-        let dot = !((w ^ (0x2E * ONES)) + 0x7F * ONES);
-        let stop = !(letter | dot) & HIGHS;
+        let stop = !(letter_lanes(w) | byte_lanes(w, b'.')) & HIGHS;
         if stop != 0 {
             // The highest lane is the byte just before `j`: the run starts after the
             // nearest stop byte.
