@@ -61,6 +61,37 @@ fn directory() -> AccountDirectory {
     .expect("valid directory")
 }
 
+/// An X DM delivery to the bench's brand with `n` messages from `n` users, and `others` more
+/// users in the `users` map after them.
+fn x_dm_batch(n: u64, others: u64) -> Vec<u8> {
+    let mut dms = Vec::new();
+    let mut users = Vec::new();
+    for i in 0..n {
+        let sender = 3_000_000_000 + i;
+        dms.push(format!(
+            r#"{{"type":"message_create","id":"{}","created_timestamp":"{}","message_create":{{"target":{{"recipient_id":"2244994945"}},"sender_id":"{sender}","message_data":{{"text":"Hello, my order {i} has not arrived yet","entities":{{"hashtags":[],"symbols":[],"user_mentions":[],"urls":[]}}}}}}}}"#,
+            954_491_830_116_155_396 + i,
+            1_788_220_700_000 + i,
+        ));
+        users.push(format!(
+            r#""{sender}":{{"id":"{sender}","created_timestamp":"1422556069340","name":"User {i}","screen_name":"user{i}","protected":false,"verified":false,"followers_count":{i},"friends_count":45,"statuses_count":494}}"#
+        ));
+    }
+    for i in 0..others {
+        users.push(format!(
+            r#""{}":{{"id":"{}","name":"Other"}}"#,
+            4_000_000_000 + i,
+            4_000_000_000 + i
+        ));
+    }
+    format!(
+        r#"{{"for_user_id":"2244994945","direct_message_events":[{}],"users":{{{}}}}}"#,
+        dms.join(","),
+        users.join(",")
+    )
+    .into_bytes()
+}
+
 fn bench(c: &mut Criterion) {
     let dir = directory();
     let secrets = Secrets::new(SECRET);
@@ -93,6 +124,22 @@ fn bench(c: &mut Criterion) {
         };
         cases.push((name, endpoint, body, header.to_owned(), value));
     }
+    // A large X DM batch near the 1 MiB body limit: every message from another sender, each
+    // looked up in the batch's `users` map, which also names 10,000 other accounts (the
+    // worst case for a linear key search).
+    let x_dm_batch = x_dm_batch(1_000, 10_000);
+    let mac = hmac_sha256(&x_dm_batch);
+    let b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&mac)
+    };
+    cases.push((
+        "x-dm-batch-1000-dms-11000-users",
+        Endpoint::X,
+        x_dm_batch,
+        "x-twitter-webhooks-signature".to_owned(),
+        format!("sha256={b64}"),
+    ));
     let generic_sig = sign_generic(&generic, SECRET, NOW);
     cases.push((
         "generic-reply",
