@@ -101,7 +101,7 @@ pub use metrics::*;
 mod metrics {
     use rapport_engine::{
         BandDailyRow, CountsSource, DailyRow, FollowDirection, FollowEdgeRow, FollowerBand,
-        PersonalTouchRow, ProfileSnapshotRow, ThreadRow, ThreadState,
+        PersonalTouchRow, PlatformId, ProfileSnapshotRow, ThreadRow, ThreadState,
     };
     use serde::{Deserialize, Serialize};
 
@@ -122,13 +122,13 @@ mod metrics {
         pub thread_id: u64,
         pub brand_id: String,
         pub platform: i8,
-        pub user_id: String,
+        pub user_id: PlatformId,
         pub opened_channel: i8,
         pub opened_at: u32,
-        pub opening_item_id: String,
+        pub opening_item_id: PlatformId,
         pub inbound_items: u32,
         pub first_response_at: Option<u32>,
-        pub first_response_item_id: Option<String>,
+        pub first_response_item_id: Option<PlatformId>,
         pub response_seconds: Option<u32>,
         pub business_response_seconds: Option<u32>,
         pub sla_deadline_at: u32,
@@ -146,13 +146,13 @@ mod metrics {
                 thread_id: t.thread_id,
                 brand_id: t.brand_id.as_str().to_owned(),
                 platform: enum8(t.platform.index()),
-                user_id: t.user_id.as_str().to_owned(),
+                user_id: t.user_id.clone(),
                 opened_channel: enum8(t.opened_channel.index()),
                 opened_at: t.opened_at,
-                opening_item_id: t.opening_item_id.as_str().to_owned(),
+                opening_item_id: t.opening_item_id.clone(),
                 inbound_items: t.inbound_items,
                 first_response_at: t.first_response_at,
-                first_response_item_id: t.first_response_item_id.as_deref().map(str::to_owned),
+                first_response_item_id: t.first_response_item_id.clone(),
                 response_seconds: t.response_seconds,
                 business_response_seconds: t.business_response_seconds,
                 sla_deadline_at: t.sla_deadline_at,

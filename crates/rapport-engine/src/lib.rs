@@ -60,6 +60,7 @@ mod engine;
 mod error;
 mod hash;
 mod keyset;
+mod platform_id;
 mod rows;
 mod rules;
 mod simhash;
@@ -73,6 +74,7 @@ pub use config::{BrandSettings, EngineConfig, WeeklyHours};
 pub use engine::{Disposition, Engine, EngineStats, HeapBreakdown, SNAPSHOT_VERSION};
 pub use error::{ConfigError, SnapshotError};
 pub use hash::{key_hash, thread_id};
+pub use platform_id::PlatformId;
 pub use rows::{
     BandDailyRow, CountsSource, DailyRow, FollowDirection, FollowEdgeRow, FollowerBand, LiveGauges,
     Output, PersonalTouchRow, ProfileSnapshotRow, SmolStr, ThreadRow, ThreadState,

@@ -8,16 +8,20 @@
 //!   `event_ms << 20 | inbound_items << 4 | flags`; daily rows `event_ms · 1024 + step`
 //!   (see `DayAgg::to_row`); other rows the item's `occurred_at` in ms.
 //!
-//! - ids in [`ThreadRow`] and [`PersonalTouchRow`], the rows emitted per event, are
-//!   [`SmolStr`]: up to 23 bytes inline, so emitting and dropping a row allocates nothing for
-//!   the usual ids; the brand id is cloned from the engine's per-brand value (inline, or a
-//!   shared `Arc` when longer). They print (`Debug`), compare and serialize as the plain strings.
+//! - ids in [`ThreadRow`] and [`PersonalTouchRow`], the rows emitted per event, allocate
+//!   nothing for the usual ids: a thread's user and item ids are [`PlatformId`]s (a decimal id
+//!   held as its number, formatted only when the row is written out), the others [`SmolStr`]
+//!   (up to 23 bytes inline); the brand id is cloned from the engine's per-brand value (inline,
+//!   or a shared `Arc` when longer). They print (`Debug`), compare and serialize as the plain
+//!   strings.
 //!
 //! This module owns only the shapes; the engine fills them.
 
 use rapport_events::{Channel, Platform};
 use serde::{Deserialize, Serialize};
 pub use smol_str::SmolStr;
+
+use crate::PlatformId;
 
 /// Lifecycle state of a thread (METRICS.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,13 +48,13 @@ pub struct ThreadRow {
     pub thread_id: u64,
     pub brand_id: SmolStr,
     pub platform: Platform,
-    pub user_id: SmolStr,
+    pub user_id: PlatformId,
     pub opened_channel: Channel,
     pub opened_at: u32,
-    pub opening_item_id: SmolStr,
+    pub opening_item_id: PlatformId,
     pub inbound_items: u32,
     pub first_response_at: Option<u32>,
-    pub first_response_item_id: Option<SmolStr>,
+    pub first_response_item_id: Option<PlatformId>,
     pub response_seconds: Option<u32>,
     pub business_response_seconds: Option<u32>,
     /// When the brand's SLA target (business time) runs out for this thread; SQL computes SLA

@@ -10,8 +10,8 @@
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
 //!   so those timers are cursors, not heaps.
 
+use crate::platform_id::{canonical_number, PlatformId};
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
 
 use crate::chunks::{serialize_seq, ChunkDeque, ChunkVec};
 use crate::hash::FastMap;
@@ -334,45 +334,6 @@ fn put_id(buf: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn canonical_number(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
-    if b.is_empty() || b.len() > 19 || (b[0] == b'0' && b.len() > 1) {
-        return None;
-    }
-    // Leading digits one at a time, then eight at a time (13–19-digit ids: one or two
-    // groups), each group tested and converted in one 8-byte word.
-    let (head, groups) = b.split_at(b.len() % 8);
-    let mut n = 0u64;
-    for &c in head {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u64::from(c - b'0');
-    }
-    for g in groups.chunks_exact(8) {
-        let w = u64::from_le_bytes(<[u8; 8]>::try_from(g).ok()?);
-        n = n * 100_000_000 + u64::from(eight_digits(w)?);
-    }
-    (n < 1 << 63).then_some(n)
-}
-
-/// The value of eight ASCII decimal digits (first digit in the lowest byte), or `None` if
-/// a byte is not a digit.
-#[inline]
-fn eight_digits(w: u64) -> Option<u32> {
-    const LANES: u64 = 0x0101_0101_0101_0101;
-    // Every byte in 0x30..=0x39: high nibble 3, and adding 6 does not carry out of it.
-    if w & (0xF0 * LANES) != 0x30 * LANES
-        || w.wrapping_add(0x06 * LANES) & (0xF0 * LANES) != 0x30 * LANES
-    {
-        return None;
-    }
-    let v = w & (0x0F * LANES);
-    let v = v.wrapping_mul(10 << 8 | 1) >> 8 & 0x00FF_00FF_00FF_00FF;
-    let v = v.wrapping_mul(100 << 16 | 1) >> 16 & 0x0000_FFFF_0000_FFFF;
-    Some((v.wrapping_mul(10_000 << 32 | 1) >> 32) as u32)
-}
-
 fn skip_id(buf: &[u8], pos: &mut usize) {
     let v = get_varint(buf, pos);
     if v & 1 == 0 {
@@ -380,21 +341,22 @@ fn skip_id(buf: &[u8], pos: &mut usize) {
     }
 }
 
-fn get_id(buf: &[u8], pos: &mut usize) -> SmolStr {
+fn get_id(buf: &[u8], pos: &mut usize) -> PlatformId {
     let v = get_varint(buf, pos);
+    if v & 1 == 1 {
+        // Every id of every emitted thread row: the number itself, formatted only by whoever
+        // writes the row out.
+        return PlatformId::from_number((v >> 1) as u64);
+    }
     if v == 0 {
         // The empty first-response id of every unanswered thread.
-        return SmolStr::default();
-    }
-    if v & 1 == 1 {
-        // This runs for every id of every emitted thread row: digits into a stack buffer,
-        // then inline in the id (≤ 19 digits), no allocation.
-        return SmolStr::new(itoa::Buffer::new().format((v >> 1) as u64));
+        return PlatformId::default();
     }
     let start = (*pos).min(buf.len());
     let end = (start + (v >> 1)).min(buf.len());
     *pos = end;
-    std::str::from_utf8(&buf[start..end]).map_or_else(|_| SmolStr::default(), SmolStr::new)
+    // `new` and not a text constructor: a restored arena is input, and must stay canonical.
+    std::str::from_utf8(&buf[start..end]).map_or_else(|_| PlatformId::default(), PlatformId::new)
 }
 
 impl ThreadStore {
@@ -700,15 +662,15 @@ impl ThreadStore {
     }
 
     /// `(user_id, opening_item_id, first_response_item_id)` of a thread slot.
-    pub fn ids(&self, slot: u32) -> (SmolStr, SmolStr, SmolStr) {
+    pub fn ids(&self, slot: u32) -> (PlatformId, PlatformId, PlatformId) {
         let ids = self.slots[slot as usize].ids;
         if ids >= IDS_BRAND_CONV_PREV {
-            return (SmolStr::default(), SmolStr::default(), SmolStr::default());
+            return Default::default();
         }
         self.ids_at(ids as usize)
     }
 
-    fn ids_at(&self, off: usize) -> (SmolStr, SmolStr, SmolStr) {
+    fn ids_at(&self, off: usize) -> (PlatformId, PlatformId, PlatformId) {
         let rec = self.arena.at(off);
         let mut pos = 0;
         let a = get_id(rec, &mut pos);
@@ -756,7 +718,7 @@ impl ThreadStore {
             }
             let (a, b, c) = self.ids_at(ids as usize);
             self.slots[i].ids = fresh.len() as u32;
-            for s in [a, b, c] {
+            for s in [a, b, c].map(|id| id.to_string()) {
                 put_varint(&mut fresh, s.len());
                 fresh.extend_from_slice(s.as_bytes());
             }
@@ -1241,7 +1203,10 @@ mod tests {
         let check = |st: &ThreadStore, plain: &BTreeMap<u32, (String, String, String)>| {
             for (&i, (u, o, r)) in plain {
                 let (a, b, c) = st.ids(i);
-                assert_eq!((a.as_str(), b.as_str(), c.as_str()), (&**u, &**o, &**r));
+                assert_eq!(
+                    (a, b, c),
+                    (u.as_str().into(), o.as_str().into(), r.as_str().into())
+                );
             }
         };
         let mut x = 0x2545_F491_4F6C_DD1Du64;
@@ -1472,8 +1437,8 @@ mod tests {
                 assert_eq!(st.find(key), Some(i));
                 let (u, o, r) = st.ids(i);
                 assert_eq!(
-                    (u.as_str(), o.as_str(), r.as_str()),
-                    (format!("user{}", n + 1).as_str(), "o", "resp")
+                    (u.to_string(), o.to_string(), r.to_string()),
+                    (format!("user{}", n + 1), "o".into(), "resp".into())
                 );
             }
         }
@@ -1537,9 +1502,9 @@ mod tests {
             for (k, &i) in slots.iter().enumerate() {
                 let n = cases.len();
                 let want = (
-                    SmolStr::new(cases[k]),
-                    SmolStr::new(cases[(k + 1) % n]),
-                    SmolStr::new(cases[(k + 2) % n]),
+                    PlatformId::new(cases[k]),
+                    PlatformId::new(cases[(k + 1) % n]),
+                    PlatformId::new(cases[(k + 2) % n]),
                 );
                 assert_eq!(st.ids(i), want);
             }

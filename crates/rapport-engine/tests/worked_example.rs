@@ -50,7 +50,7 @@ fn worked_example_of_metrics_section_8() {
     assert_eq!(t1.opened_at, secs("2026-03-02T10:00:00Z"));
     assert_eq!(t1.opening_item_id, "obj-e1");
     assert_eq!(t1.inbound_items, 2);
-    assert_eq!(t1.first_response_item_id.as_deref(), Some("obj-e3"));
+    assert_eq!(t1.first_response_item_id, Some("obj-e3".into()));
     // 10:00 -> 10:30 = 1,800 s, inside 09:00-17:00, so business 1,800 s too.
     assert_eq!(t1.response_seconds, Some(1_800));
     assert_eq!(t1.business_response_seconds, Some(1_800));
