@@ -341,6 +341,7 @@ fn skip_id(buf: &[u8], pos: &mut usize) {
     }
 }
 
+#[inline(always)]
 fn get_id(buf: &[u8], pos: &mut usize) -> PlatformId {
     let v = get_varint(buf, pos);
     if v & 1 == 1 {
