@@ -159,6 +159,17 @@ impl Tokens {
         self.ends.push(self.text.len());
     }
 
+    /// Appends a token of `len` ≤ 8 bytes packed little-endian in `lower` (one 8-byte
+    /// store, cut back to the token).
+    #[inline(always)]
+    fn push_packed(&mut self, lower: u64, len: usize) {
+        self.begin();
+        let to = self.text.len() + len;
+        self.text.extend_from_slice(&lower.to_le_bytes());
+        self.text.truncate(to);
+        self.ends.push(to);
+    }
+
     fn begin(&mut self) {
         if !self.ends.is_empty() {
             self.text.push(b' ');
@@ -449,6 +460,12 @@ impl<S: AsciiSink> AsciiSink for Track<'_, S> {
         self.sink.word(text, start, end)
     }
 
+    #[inline(always)]
+    fn short_word(&mut self, text: &str, start: usize, end: usize, lower: u64) -> bool {
+        self.last_emoji = false;
+        self.sink.short_word(text, start, end, lower)
+    }
+
     fn unicode_word(&mut self, w: &str) -> bool {
         self.last_emoji = false;
         self.sink.unicode_word(w)
@@ -463,6 +480,9 @@ trait AsciiSink {
     /// The word `text[start..end]`; `text` is passed whole so a sink may load whole 8-byte
     /// words around it instead of copying it byte by byte.
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool;
+    /// [`AsciiSink::word`] for a word of at most 7 bytes, with its lowercase bytes packed
+    /// little-endian into `lower` (the scanner found the word's end in the same load).
+    fn short_word(&mut self, text: &str, start: usize, end: usize, lower: u64) -> bool;
     /// A word of a non-ASCII token, already lowercased, without trailing apostrophes.
     fn unicode_word(&mut self, w: &str) -> bool;
 }
@@ -477,6 +497,12 @@ impl AsciiSink for Tokens {
         self.begin();
         push_lower(&mut self.text, text.as_bytes(), start, end);
         self.ends.push(self.text.len());
+        true
+    }
+
+    #[inline]
+    fn short_word(&mut self, _: &str, start: usize, end: usize, lower: u64) -> bool {
+        self.push_packed(lower, end - start);
         true
     }
 
@@ -571,6 +597,39 @@ fn word_run_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The word that starts with the letter at `start`, from one 8-byte load when it ends
+/// within it: `(end of its run of letters and apostrophes, end of the word without
+/// trailing apostrophes, the word's lowercase bytes packed little-endian)`. `None` when the
+/// run reaches 8 bytes or `b` is shorter than 8 bytes (the byte-wise path takes those).
+/// Near the end of `b` the load is its last 8 bytes shifted down, so the lanes past the
+/// end read as zero bytes, which stop the run. The bytes from `start` to the end of `b`
+/// must be ASCII (lanes before `start` are shifted out before any lane arithmetic).
+#[inline(always)]
+fn short_word_at(b: &[u8], start: usize) -> Option<(usize, usize, u64)> {
+    let w = if let Some(c) = b.get(start..start + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    } else {
+        let tail = b.len().checked_sub(8).map(|s| &b[s..])?;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(tail);
+        u64::from_le_bytes(w) >> (8 * (start + 8 - b.len()))
+    };
+    let letters = letter_lanes(w) & HIGHS;
+    let stop = !(letters | byte_lanes(w, b'\'')) & HIGHS;
+    if stop == 0 {
+        return None;
+    }
+    // Lane 0 is a letter, so the run is 1 to 7 bytes long, and the word ends after the
+    // run's last letter.
+    let run = (stop.trailing_zeros() / 8) as usize;
+    let letters = letters & (u64::MAX >> (64 - 8 * run));
+    let len = ((64 - letters.leading_zeros()) / 8) as usize;
+    let lower = (w | (0x20 * ONES)) & (u64::MAX >> (64 - 8 * len));
+    Some((start + run, start + len, lower))
+}
+
 /// The start of the run of ASCII letters and dots that ends at `j`, eight bytes at a time
 /// backwards (the last word of a text is usually longer than a byte loop's setup). The bytes
 /// are ASCII, as in [`word_run_end`].
@@ -650,14 +709,20 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
             }
             if cl & C_ALPHA != 0 {
                 let start = i;
-                i = word_run_end(b, i + 1);
-                // Trailing apostrophes are not part of the word; it starts with a letter,
-                // so something is left.
-                let mut end = i;
-                while b[end - 1] == b'\'' {
-                    end -= 1;
-                }
-                if !sink.word(body, start, end) {
+                let go = if let Some((run, end, lower)) = short_word_at(b, start) {
+                    i = run;
+                    sink.short_word(body, start, end, lower)
+                } else {
+                    i = word_run_end(b, i + 1);
+                    // Trailing apostrophes are not part of the word; it starts with a
+                    // letter, so something is left.
+                    let mut end = i;
+                    while b[end - 1] == b'\'' {
+                        end -= 1;
+                    }
+                    sink.word(body, start, end)
+                };
+                if !go {
                     return;
                 }
             } else {
@@ -685,14 +750,21 @@ fn scan_ascii_token(text: &str, from: usize, to: usize, sink: &mut impl AsciiSin
         let cl = class(b[i]);
         if cl & C_ALPHA != 0 {
             let start = i;
-            i = word_run_end(b, i + 1);
-            // Trailing apostrophes are not part of the word; it starts with a letter, so
-            // something is left.
-            let mut end = i;
-            while b[end - 1] == b'\'' {
-                end -= 1;
-            }
-            if !sink.word(text, start, end) {
+            // `b` ends with the token, so the load sees only its ASCII bytes.
+            let go = if let Some((run, end, lower)) = short_word_at(b, start) {
+                i = run;
+                sink.short_word(text, start, end, lower)
+            } else {
+                i = word_run_end(b, i + 1);
+                // Trailing apostrophes are not part of the word; it starts with a letter,
+                // so something is left.
+                let mut end = i;
+                while b[end - 1] == b'\'' {
+                    end -= 1;
+                }
+                sink.word(text, start, end)
+            };
+            if !go {
                 return false;
             }
         } else {
@@ -842,15 +914,16 @@ impl AsciiSink for ReplySink<'_, '_> {
         }
         // Most words: one load serves the content word and the token.
         let lower = load_word_lower_at(text.as_bytes(), start, end);
+        self.short_word(text, start, end, lower)
+    }
+
+    #[inline(always)]
+    fn short_word(&mut self, _: &str, start: usize, end: usize, lower: u64) -> bool {
+        let len = end - start;
         if len >= 3 && usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
             self.words.short_word(lower, len);
         }
-        let t = &mut *self.tokens;
-        t.begin();
-        let to = t.text.len() + len;
-        t.text.extend_from_slice(&lower.to_le_bytes());
-        t.text.truncate(to);
-        t.ends.push(to);
+        self.tokens.push_packed(lower, len);
         true
     }
 
@@ -914,6 +987,14 @@ impl AsciiSink for WordSink<'_> {
             // One load serves the stop-word test and the hash (through the memo).
             let lower = load_word_lower_at(text.as_bytes(), start, end);
             self.short_word(lower, b.len());
+        }
+        usize::from(self.words.len) < MAX_CONTENT_WORDS
+    }
+
+    #[inline(always)]
+    fn short_word(&mut self, _: &str, start: usize, end: usize, lower: u64) -> bool {
+        if end - start >= 3 {
+            WordSink::short_word(self, lower, end - start);
         }
         usize::from(self.words.len) < MAX_CONTENT_WORDS
     }
@@ -1472,6 +1553,52 @@ const STOPWORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-load word step against the byte loops it replaces (run end, trailing
+    /// apostrophes cut, lowercase packing), from every letter of random texts rich in
+    /// letters, apostrophes and near misses; bytes before the word may be non-ASCII, as in
+    /// the general tokenizer's texts.
+    #[test]
+    fn short_word_at_matches_the_byte_loops() {
+        let alphabet = b"aZzA''q@[`{.-9 \x00";
+        let prefix = [0xC3u8, 0xA9, 0xF0, 0x9F, 0x98, 0x8D, b' ', b'x'];
+        let mut x = 11u64;
+        for len in 0..24usize {
+            for _ in 0..400 {
+                let mut next = || {
+                    x = crate::hash::fmix64(x.wrapping_add(1));
+                    x
+                };
+                let pre = (next() % 6) as usize;
+                let mut b: Vec<u8> = (0..pre).map(|_| prefix[next() as usize % 8]).collect();
+                b.extend((0..len).map(|_| {
+                    let r = next();
+                    // Mostly letters, so words of every length occur.
+                    if r % 3 == 0 {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    } else {
+                        alphabet[(r >> 8) as usize % 6]
+                    }
+                }));
+                for start in pre..b.len() {
+                    if !b[start].is_ascii_alphabetic() {
+                        continue;
+                    }
+                    let mut run = start;
+                    while run < b.len() && (b[run].is_ascii_alphabetic() || b[run] == b'\'') {
+                        run += 1;
+                    }
+                    let mut end = run;
+                    while b[end - 1] == b'\'' {
+                        end -= 1;
+                    }
+                    let want = (b.len() >= 8 && run - start < 8)
+                        .then(|| (run, end, load_word_lower(&b[start..end])));
+                    assert_eq!(short_word_at(&b, start), want, "{b:?} from {start}");
+                }
+            }
+        }
+    }
 
     /// The backwards eight-byte walk stops where the byte loop stops, from every end
     /// position of random ASCII texts rich in letters, dots and near misses (`@`, `[`, `` ` ``,
