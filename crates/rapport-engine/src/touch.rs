@@ -5,9 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{
-    fmix64, hash_bytes, hash_short_word_lower, hash_word_lower, load_word_lower, FastMap,
-};
+use crate::hash::{fmix64, hash_bytes, hash_short_word_lower, hash_word_lower, load_word_lower};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -75,6 +73,10 @@ fn is_lone_dash(tok: &str) -> bool {
 pub struct Tokens {
     pub text: Vec<u8>,
     ends: Vec<usize>,
+    /// Each token's bytes packed little-endian into a `u64` when it has at most 8 bytes,
+    /// else 0 (which no token of 1 to 8 bytes packs to: tokens hold no NUL byte): the
+    /// deflection and name scans compare one integer per token instead of a slice.
+    packed: Vec<u64>,
     /// The addressed user's first name, reused across replies.
     name: String,
     /// The word being built by the general tokenizer.
@@ -153,10 +155,32 @@ impl Tokens {
         })
     }
 
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.packed.clear();
+    }
+
+    /// Ends the token that started at `start` (the packed form computed from its bytes).
+    fn end_token(&mut self, start: usize) {
+        self.packed
+            .push(pack_word(&self.text[start..], false).unwrap_or(0));
+        self.ends.push(self.text.len());
+    }
+
+    /// Whether a token equals `w` (not empty).
+    fn contains(&self, w: &[u8]) -> bool {
+        match pack_word(w, false) {
+            Some(p) if p != 0 => self.packed.contains(&p),
+            _ => self.iter().any(|t| t == w),
+        }
+    }
+
     fn push_mask(&mut self, m: &str) {
         self.begin();
+        let start = self.text.len();
         self.text.extend_from_slice(m.as_bytes());
-        self.ends.push(self.text.len());
+        self.end_token(start);
     }
 
     /// Appends a token of `len` ≤ 8 bytes packed little-endian in `lower` (one 8-byte
@@ -168,6 +192,7 @@ impl Tokens {
         self.text.extend_from_slice(&lower.to_le_bytes());
         self.text.truncate(to);
         self.ends.push(to);
+        self.packed.push(lower);
     }
 
     fn begin(&mut self) {
@@ -342,8 +367,7 @@ pub fn tokenize(text: &str) -> Tokens {
 /// [`tokenize`] into a reused buffer: the engine tokenizes every text at intake, and two
 /// allocations per text were a measurable share of its time.
 pub fn tokenize_into(text: &str, out: &mut Tokens) {
-    out.text.clear();
-    out.ends.clear();
+    out.clear();
     if text.is_ascii() {
         scan_ascii(text, out);
     } else {
@@ -495,8 +519,9 @@ impl AsciiSink for Tokens {
 
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
         self.begin();
+        let at = self.text.len();
         push_lower(&mut self.text, text.as_bytes(), start, end);
-        self.ends.push(self.text.len());
+        self.end_token(at);
         true
     }
 
@@ -508,8 +533,9 @@ impl AsciiSink for Tokens {
 
     fn unicode_word(&mut self, w: &str) -> bool {
         self.begin();
+        let at = self.text.len();
         self.text.extend_from_slice(w.as_bytes());
-        self.ends.push(self.text.len());
+        self.end_token(at);
         true
     }
 }
@@ -1369,49 +1395,79 @@ const DEFLECTIONS: &[&str] = &[
     "contact our support",
 ];
 
-/// Deflection phrases keyed by their first word, so a reply is scanned once, and a 64-bit
-/// filter of the first words' (first byte, length), so most tokens skip the map lookup.
+/// A word of a deflection phrase: its packing as in [`Tokens`]'s `packed` (0 when longer
+/// than 8 bytes, then compared by its bytes).
+#[derive(Debug, Clone, Copy)]
+struct PhraseWord {
+    packed: u64,
+    bytes: &'static [u8],
+}
+
+impl PhraseWord {
+    fn new(bytes: &'static [u8]) -> Self {
+        PhraseWord {
+            packed: pack_word(bytes, false).unwrap_or(0),
+            bytes,
+        }
+    }
+
+    /// Whether token `k` is this word: one integer compare for words of up to 8 bytes
+    /// (a longer token packs to 0, which no such word does).
+    #[inline]
+    fn is(&self, tokens: &Tokens, k: usize) -> bool {
+        if self.packed != 0 {
+            tokens.packed[k] == self.packed
+        } else {
+            tokens.get(k) == self.bytes
+        }
+    }
+}
+
+/// Deflection phrases by a 6-bit hash of their first word's packing (0 for the long first
+/// words, checked by their bytes), so a reply is scanned once, with a 64-bit filter of the
+/// hashes in use so most tokens look at no phrase. A slot is found by a multiply and a
+/// shift; no map lookup per token.
 struct Deflections {
     filter: u64,
-    by_first: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>>,
+    slots: Vec<Vec<(PhraseWord, Vec<PhraseWord>)>>,
 }
 
 #[inline]
-fn deflection_filter_bit(w: &[u8]) -> u64 {
-    let first = w.first().copied().unwrap_or(0);
-    1 << ((usize::from(first) * 7 + w.len()) & 63)
+fn deflection_slot(packed: u64) -> usize {
+    (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize
 }
 
 fn deflection_index() -> &'static Deflections {
     static MAP: std::sync::OnceLock<Deflections> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>> = FastMap::default();
+        let mut slots: Vec<Vec<(PhraseWord, Vec<PhraseWord>)>> = vec![Vec::new(); 64];
         let mut filter = 0;
         for p in DEFLECTIONS {
-            let words: Vec<&'static [u8]> = p.split(' ').map(str::as_bytes).collect();
-            filter |= deflection_filter_bit(words[0]);
-            m.entry(words[0]).or_default().push(words[1..].to_vec());
+            let words: Vec<PhraseWord> = p
+                .split(' ')
+                .map(|w| PhraseWord::new(w.as_bytes()))
+                .collect();
+            let slot = deflection_slot(words[0].packed);
+            filter |= 1 << slot;
+            slots[slot].push((words[0], words[1..].to_vec()));
         }
-        Deflections {
-            filter,
-            by_first: m,
-        }
+        Deflections { filter, slots }
     })
 }
 
 fn deflects(tokens: &Tokens) -> bool {
     let idx = deflection_index();
     let n = tokens.len();
-    tokens.iter().enumerate().any(|(i, tok)| {
-        idx.filter & deflection_filter_bit(tok) != 0
-            && idx.by_first.get(tok).is_some_and(|rests| {
-                rests.iter().any(|rest| {
-                    n > i + rest.len()
-                        && rest
-                            .iter()
-                            .enumerate()
-                            .all(|(j, w)| tokens.get(i + 1 + j) == *w)
-                })
+    tokens.packed.iter().enumerate().any(|(i, &p)| {
+        let slot = deflection_slot(p);
+        idx.filter & (1 << slot) != 0
+            && idx.slots[slot].iter().any(|(first, rest)| {
+                n > i + rest.len()
+                    && first.is(tokens, i)
+                    && rest
+                        .iter()
+                        .enumerate()
+                        .all(|(j, w)| w.is(tokens, i + 1 + j))
             })
     })
 }
@@ -1500,8 +1556,7 @@ pub fn analyze_reply_with(
     display_name: Option<&str>,
     tokens: &mut Tokens,
 ) -> ReplyFeatures {
-    tokens.text.clear();
-    tokens.ends.clear();
+    tokens.clear();
     let mut memo = std::mem::take(&mut tokens.memo);
     let words = if text.is_ascii() {
         // One pass: the content words come from the same scan as the tokens.
@@ -1530,7 +1585,7 @@ pub fn analyze_reply_with(
         ReplyFeatures {
             simhash: simhash_tokens(tokens),
             exact: hash_bytes(EXACT_SEED, &tokens.text),
-            addresses_by_name: named && tokens.iter().any(|t| t == name.as_bytes()),
+            addresses_by_name: named && tokens.contains(name.as_bytes()),
             deflects_to_private: deflects(tokens),
             words,
         }
@@ -1736,8 +1791,8 @@ mod tests {
             let reply = analyze_reply_with(&text, None, &mut buf);
             assert_eq!(reply.words, expected, "{text:?}");
             assert_eq!(
-                (&buf.text, &buf.ends),
-                (&tokens.text, &tokens.ends),
+                (&buf.text, &buf.ends, &buf.packed),
+                (&tokens.text, &tokens.ends, &tokens.packed),
                 "{text:?}"
             );
         }
@@ -1805,13 +1860,13 @@ mod tests {
                 "{text:?}"
             );
             scan_ascii(&text, &mut a);
-            a.text.clear();
-            a.ends.clear();
+            a.clear();
             scan_ascii(&text, &mut a);
-            b.text.clear();
-            b.ends.clear();
+            b.clear();
             tokenize_general(&text, &mut b, &mut String::new());
             assert_eq!((&a.text, &a.ends), (&b.text, &b.ends), "{text:?}");
+            assert_packed(&a);
+            assert_packed(&b);
             let mut sink = WordSink::new(&mut memo);
             scan_ascii(&text, &mut sink);
             assert_eq!(sink.words, ContentWords::from_tokens(&b), "{text:?}");
@@ -1819,8 +1874,8 @@ mod tests {
             let reply = analyze_reply_with(&text, None, &mut c);
             assert_eq!(reply.words, ContentWords::from_tokens(&b), "{text:?}");
             assert_eq!((&c.text, &c.ends), (&b.text, &b.ends), "{text:?}");
-            a.text.clear();
-            a.ends.clear();
+            assert_packed(&c);
+            a.clear();
         }
         assert_eq!(packed_stopwords().len(), STOPWORDS.len());
         // Every stop word is found, in either case.
@@ -1875,6 +1930,91 @@ mod tests {
         assert!(!f.addresses_by_name);
         let f = analyze_reply("@jane Hi Jane, thanks for reaching out", Some("Jane Doe"));
         assert!(f.addresses_by_name);
+    }
+
+    /// Every sink's packed tokens are the tokens' bytes packed (0 when longer than 8).
+    fn assert_packed(t: &Tokens) {
+        let want: Vec<u64> = t.iter().map(|w| pack_word(w, false).unwrap_or(0)).collect();
+        assert_eq!(t.packed, want, "{:?}", String::from_utf8_lossy(&t.text));
+    }
+
+    /// The packed deflection and name scans against their definitions over the tokens'
+    /// bytes, on random replies made of phrase words, long words and near misses.
+    #[test]
+    fn packed_scans_match_byte_definitions() {
+        fn deflects_definition(tokens: &Tokens) -> bool {
+            let toks: Vec<&[u8]> = tokens.iter().collect();
+            DEFLECTIONS.iter().any(|p| {
+                let words: Vec<&[u8]> = p.split(' ').map(str::as_bytes).collect();
+                toks.windows(words.len()).any(|w| w == words.as_slice())
+            })
+        }
+        let alphabet: &[&str] = &[
+            "dm",
+            "us",
+            "me",
+            "our",
+            "send",
+            "a",
+            "direct",
+            "message",
+            "privately",
+            "private",
+            "call",
+            "5",
+            "e",
+            "mail",
+            "email",
+            "via",
+            "dms",
+            "reach",
+            "out",
+            "to",
+            "at",
+            "contact",
+            "support",
+            "privatelyx",
+            "messages",
+            "sam",
+            "samantha",
+            "Sam",
+            "the",
+            "dishwasher",
+            "é",
+            "café",
+            "😍",
+            "@x",
+            "inbox",
+            "drop",
+            "line",
+            "an",
+            "your",
+        ];
+        let names = ["sam", "samantha", "dm", "é", "privately"];
+        let mut x = 7u64;
+        let mut buf = Tokens::default();
+        for n in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..n % 9 {
+                x = fmix64(x.wrapping_add(n as u64));
+                text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+                text.push(' ');
+            }
+            let reply = analyze_reply_with(&text, None, &mut buf);
+            assert_packed(&buf);
+            assert_eq!(
+                reply.deflects_to_private,
+                deflects_definition(&buf),
+                "{text:?}"
+            );
+            for name in names {
+                assert_eq!(
+                    buf.contains(name.as_bytes()),
+                    buf.iter().any(|t| t == name.as_bytes()),
+                    "{text:?} {name}"
+                );
+            }
+        }
     }
 
     #[test]
