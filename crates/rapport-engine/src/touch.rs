@@ -690,12 +690,18 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     let mut leading = true;
     let mut i = 0;
     loop {
-        while i < n && class(b[i]) & C_WS != 0 {
+        // Past the whitespace, keeping the class of the token's first byte for the rules
+        // below (each byte is classified once).
+        let mut cl = loop {
+            let Some(&c) = b.get(i) else {
+                return;
+            };
+            let cl = class(c);
+            if cl & C_WS == 0 {
+                break cl;
+            }
             i += 1;
-        }
-        if i >= n {
-            return;
-        }
+        };
         let c = b[i];
         // Handles and URLs are whole tokens; their prefixes hold no whitespace, so testing
         // them on the rest of the text is testing them on the token.
@@ -725,14 +731,9 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
             }
             continue;
         }
-        // The per-character rules up to the end of the token.
-        while i < n {
-            let cl = class(b[i]);
-            if cl & C_WS != 0 {
-                // Known whitespace: the skip at the top starts after it.
-                i += 1;
-                break;
-            }
+        // The per-character rules up to the end of the token; `cl` is the class of `b[i]`,
+        // which is no whitespace.
+        loop {
             if cl & C_ALPHA != 0 {
                 let start = i;
                 let go = if let Some((run, end, lower)) = short_word_at(b, start) {
@@ -761,6 +762,15 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
                         return;
                     }
                 }
+            }
+            let Some(&c) = b.get(i) else {
+                return;
+            };
+            cl = class(c);
+            if cl & C_WS != 0 {
+                // Known whitespace: the skip at the top starts after it.
+                i += 1;
+                break;
             }
         }
     }
