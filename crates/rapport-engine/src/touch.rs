@@ -5,9 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{
-    fmix64, hash_bytes, hash_short_word_lower, hash_word_lower, load_word_lower, FastMap,
-};
+use crate::hash::{fmix64, hash_bytes, hash_short_word_lower, hash_word_lower, load_word_lower};
 
 /// Content words kept per inbound item to compare with the reply (enough for ≥ 2 overlaps).
 pub const MAX_CONTENT_WORDS: usize = 10;
@@ -75,6 +73,10 @@ fn is_lone_dash(tok: &str) -> bool {
 pub struct Tokens {
     pub text: Vec<u8>,
     ends: Vec<usize>,
+    /// Each token's bytes packed little-endian into a `u64` when it has at most 8 bytes,
+    /// else 0 (which no token of 1 to 8 bytes packs to: tokens hold no NUL byte): the
+    /// deflection and name scans compare one integer per token instead of a slice.
+    packed: Vec<u64>,
     /// The addressed user's first name, reused across replies.
     name: String,
     /// The word being built by the general tokenizer.
@@ -153,10 +155,44 @@ impl Tokens {
         })
     }
 
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+        self.packed.clear();
+    }
+
+    /// Ends the token that started at `start` (the packed form computed from its bytes).
+    fn end_token(&mut self, start: usize) {
+        self.packed
+            .push(pack_word(&self.text[start..], false).unwrap_or(0));
+        self.ends.push(self.text.len());
+    }
+
+    /// Whether a token equals `w` (not empty).
+    fn contains(&self, w: &[u8]) -> bool {
+        match pack_word(w, false) {
+            Some(p) if p != 0 => self.packed.contains(&p),
+            _ => self.iter().any(|t| t == w),
+        }
+    }
+
     fn push_mask(&mut self, m: &str) {
         self.begin();
+        let start = self.text.len();
         self.text.extend_from_slice(m.as_bytes());
-        self.ends.push(self.text.len());
+        self.end_token(start);
+    }
+
+    /// Appends a token of `len` ≤ 8 bytes packed little-endian in `lower` (one 8-byte
+    /// store, cut back to the token).
+    #[inline(always)]
+    fn push_packed(&mut self, lower: u64, len: usize) {
+        self.begin();
+        let to = self.text.len() + len;
+        self.text.extend_from_slice(&lower.to_le_bytes());
+        self.text.truncate(to);
+        self.ends.push(to);
+        self.packed.push(lower);
     }
 
     fn begin(&mut self) {
@@ -331,8 +367,7 @@ pub fn tokenize(text: &str) -> Tokens {
 /// [`tokenize`] into a reused buffer: the engine tokenizes every text at intake, and two
 /// allocations per text were a measurable share of its time.
 pub fn tokenize_into(text: &str, out: &mut Tokens) {
-    out.text.clear();
-    out.ends.clear();
+    out.clear();
     if text.is_ascii() {
         scan_ascii(text, out);
     } else {
@@ -449,6 +484,12 @@ impl<S: AsciiSink> AsciiSink for Track<'_, S> {
         self.sink.word(text, start, end)
     }
 
+    #[inline(always)]
+    fn short_word(&mut self, text: &str, start: usize, end: usize, lower: u64) -> bool {
+        self.last_emoji = false;
+        self.sink.short_word(text, start, end, lower)
+    }
+
     fn unicode_word(&mut self, w: &str) -> bool {
         self.last_emoji = false;
         self.sink.unicode_word(w)
@@ -463,6 +504,9 @@ trait AsciiSink {
     /// The word `text[start..end]`; `text` is passed whole so a sink may load whole 8-byte
     /// words around it instead of copying it byte by byte.
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool;
+    /// [`AsciiSink::word`] for a word of at most 7 bytes, with its lowercase bytes packed
+    /// little-endian into `lower` (the scanner found the word's end in the same load).
+    fn short_word(&mut self, text: &str, start: usize, end: usize, lower: u64) -> bool;
     /// A word of a non-ASCII token, already lowercased, without trailing apostrophes.
     fn unicode_word(&mut self, w: &str) -> bool;
 }
@@ -475,15 +519,23 @@ impl AsciiSink for Tokens {
 
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool {
         self.begin();
+        let at = self.text.len();
         push_lower(&mut self.text, text.as_bytes(), start, end);
-        self.ends.push(self.text.len());
+        self.end_token(at);
+        true
+    }
+
+    #[inline]
+    fn short_word(&mut self, _: &str, start: usize, end: usize, lower: u64) -> bool {
+        self.push_packed(lower, end - start);
         true
     }
 
     fn unicode_word(&mut self, w: &str) -> bool {
         self.begin();
+        let at = self.text.len();
         self.text.extend_from_slice(w.as_bytes());
-        self.ends.push(self.text.len());
+        self.end_token(at);
         true
     }
 }
@@ -571,6 +623,39 @@ fn word_run_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The word that starts with the letter at `start`, from one 8-byte load when it ends
+/// within it: `(end of its run of letters and apostrophes, end of the word without
+/// trailing apostrophes, the word's lowercase bytes packed little-endian)`. `None` when the
+/// run reaches 8 bytes or `b` is shorter than 8 bytes (the byte-wise path takes those).
+/// Near the end of `b` the load is its last 8 bytes shifted down, so the lanes past the
+/// end read as zero bytes, which stop the run. The bytes from `start` to the end of `b`
+/// must be ASCII (lanes before `start` are shifted out before any lane arithmetic).
+#[inline(always)]
+fn short_word_at(b: &[u8], start: usize) -> Option<(usize, usize, u64)> {
+    let w = if let Some(c) = b.get(start..start + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    } else {
+        let tail = b.len().checked_sub(8).map(|s| &b[s..])?;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(tail);
+        u64::from_le_bytes(w) >> (8 * (start + 8 - b.len()))
+    };
+    let letters = letter_lanes(w) & HIGHS;
+    let stop = !(letters | byte_lanes(w, b'\'')) & HIGHS;
+    if stop == 0 {
+        return None;
+    }
+    // Lane 0 is a letter, so the run is 1 to 7 bytes long, and the word ends after the
+    // run's last letter.
+    let run = (stop.trailing_zeros() / 8) as usize;
+    let letters = letters & (u64::MAX >> (64 - 8 * run));
+    let len = ((64 - letters.leading_zeros()) / 8) as usize;
+    let lower = (w | (0x20 * ONES)) & (u64::MAX >> (64 - 8 * len));
+    Some((start + run, start + len, lower))
+}
+
 /// The start of the run of ASCII letters and dots that ends at `j`, eight bytes at a time
 /// backwards (the last word of a text is usually longer than a byte loop's setup). The bytes
 /// are ASCII, as in [`word_run_end`].
@@ -605,12 +690,18 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     let mut leading = true;
     let mut i = 0;
     loop {
-        while i < n && class(b[i]) & C_WS != 0 {
+        // Past the whitespace, keeping the class of the token's first byte for the rules
+        // below (each byte is classified once).
+        let mut cl = loop {
+            let Some(&c) = b.get(i) else {
+                return;
+            };
+            let cl = class(c);
+            if cl & C_WS == 0 {
+                break cl;
+            }
             i += 1;
-        }
-        if i >= n {
-            return;
-        }
+        };
         let c = b[i];
         // Handles and URLs are whole tokens; their prefixes hold no whitespace, so testing
         // them on the rest of the text is testing them on the token.
@@ -640,24 +731,25 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
             }
             continue;
         }
-        // The per-character rules up to the end of the token.
-        while i < n {
-            let cl = class(b[i]);
-            if cl & C_WS != 0 {
-                // Known whitespace: the skip at the top starts after it.
-                i += 1;
-                break;
-            }
+        // The per-character rules up to the end of the token; `cl` is the class of `b[i]`,
+        // which is no whitespace.
+        loop {
             if cl & C_ALPHA != 0 {
                 let start = i;
-                i = word_run_end(b, i + 1);
-                // Trailing apostrophes are not part of the word; it starts with a letter,
-                // so something is left.
-                let mut end = i;
-                while b[end - 1] == b'\'' {
-                    end -= 1;
-                }
-                if !sink.word(body, start, end) {
+                let go = if let Some((run, end, lower)) = short_word_at(b, start) {
+                    i = run;
+                    sink.short_word(body, start, end, lower)
+                } else {
+                    i = word_run_end(b, i + 1);
+                    // Trailing apostrophes are not part of the word; it starts with a
+                    // letter, so something is left.
+                    let mut end = i;
+                    while b[end - 1] == b'\'' {
+                        end -= 1;
+                    }
+                    sink.word(body, start, end)
+                };
+                if !go {
                     return;
                 }
             } else {
@@ -670,6 +762,15 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
                         return;
                     }
                 }
+            }
+            let Some(&c) = b.get(i) else {
+                return;
+            };
+            cl = class(c);
+            if cl & C_WS != 0 {
+                // Known whitespace: the skip at the top starts after it.
+                i += 1;
+                break;
             }
         }
     }
@@ -685,14 +786,21 @@ fn scan_ascii_token(text: &str, from: usize, to: usize, sink: &mut impl AsciiSin
         let cl = class(b[i]);
         if cl & C_ALPHA != 0 {
             let start = i;
-            i = word_run_end(b, i + 1);
-            // Trailing apostrophes are not part of the word; it starts with a letter, so
-            // something is left.
-            let mut end = i;
-            while b[end - 1] == b'\'' {
-                end -= 1;
-            }
-            if !sink.word(text, start, end) {
+            // `b` ends with the token, so the load sees only its ASCII bytes.
+            let go = if let Some((run, end, lower)) = short_word_at(b, start) {
+                i = run;
+                sink.short_word(text, start, end, lower)
+            } else {
+                i = word_run_end(b, i + 1);
+                // Trailing apostrophes are not part of the word; it starts with a letter,
+                // so something is left.
+                let mut end = i;
+                while b[end - 1] == b'\'' {
+                    end -= 1;
+                }
+                sink.word(text, start, end)
+            };
+            if !go {
                 return false;
             }
         } else {
@@ -842,15 +950,16 @@ impl AsciiSink for ReplySink<'_, '_> {
         }
         // Most words: one load serves the content word and the token.
         let lower = load_word_lower_at(text.as_bytes(), start, end);
+        self.short_word(text, start, end, lower)
+    }
+
+    #[inline(always)]
+    fn short_word(&mut self, _: &str, start: usize, end: usize, lower: u64) -> bool {
+        let len = end - start;
         if len >= 3 && usize::from(self.words.words.len) < MAX_CONTENT_WORDS {
             self.words.short_word(lower, len);
         }
-        let t = &mut *self.tokens;
-        t.begin();
-        let to = t.text.len() + len;
-        t.text.extend_from_slice(&lower.to_le_bytes());
-        t.text.truncate(to);
-        t.ends.push(to);
+        self.tokens.push_packed(lower, len);
         true
     }
 
@@ -914,6 +1023,14 @@ impl AsciiSink for WordSink<'_> {
             // One load serves the stop-word test and the hash (through the memo).
             let lower = load_word_lower_at(text.as_bytes(), start, end);
             self.short_word(lower, b.len());
+        }
+        usize::from(self.words.len) < MAX_CONTENT_WORDS
+    }
+
+    #[inline(always)]
+    fn short_word(&mut self, _: &str, start: usize, end: usize, lower: u64) -> bool {
+        if end - start >= 3 {
+            WordSink::short_word(self, lower, end - start);
         }
         usize::from(self.words.len) < MAX_CONTENT_WORDS
     }
@@ -1288,49 +1405,79 @@ const DEFLECTIONS: &[&str] = &[
     "contact our support",
 ];
 
-/// Deflection phrases keyed by their first word, so a reply is scanned once, and a 64-bit
-/// filter of the first words' (first byte, length), so most tokens skip the map lookup.
+/// A word of a deflection phrase: its packing as in [`Tokens`]'s `packed` (0 when longer
+/// than 8 bytes, then compared by its bytes).
+#[derive(Debug, Clone, Copy)]
+struct PhraseWord {
+    packed: u64,
+    bytes: &'static [u8],
+}
+
+impl PhraseWord {
+    fn new(bytes: &'static [u8]) -> Self {
+        PhraseWord {
+            packed: pack_word(bytes, false).unwrap_or(0),
+            bytes,
+        }
+    }
+
+    /// Whether token `k` is this word: one integer compare for words of up to 8 bytes
+    /// (a longer token packs to 0, which no such word does).
+    #[inline]
+    fn is(&self, tokens: &Tokens, k: usize) -> bool {
+        if self.packed != 0 {
+            tokens.packed[k] == self.packed
+        } else {
+            tokens.get(k) == self.bytes
+        }
+    }
+}
+
+/// Deflection phrases by a 6-bit hash of their first word's packing (0 for the long first
+/// words, checked by their bytes), so a reply is scanned once, with a 64-bit filter of the
+/// hashes in use so most tokens look at no phrase. A slot is found by a multiply and a
+/// shift; no map lookup per token.
 struct Deflections {
     filter: u64,
-    by_first: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>>,
+    slots: Vec<Vec<(PhraseWord, Vec<PhraseWord>)>>,
 }
 
 #[inline]
-fn deflection_filter_bit(w: &[u8]) -> u64 {
-    let first = w.first().copied().unwrap_or(0);
-    1 << ((usize::from(first) * 7 + w.len()) & 63)
+fn deflection_slot(packed: u64) -> usize {
+    (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize
 }
 
 fn deflection_index() -> &'static Deflections {
     static MAP: std::sync::OnceLock<Deflections> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
-        let mut m: FastMap<&'static [u8], Vec<Vec<&'static [u8]>>> = FastMap::default();
+        let mut slots: Vec<Vec<(PhraseWord, Vec<PhraseWord>)>> = vec![Vec::new(); 64];
         let mut filter = 0;
         for p in DEFLECTIONS {
-            let words: Vec<&'static [u8]> = p.split(' ').map(str::as_bytes).collect();
-            filter |= deflection_filter_bit(words[0]);
-            m.entry(words[0]).or_default().push(words[1..].to_vec());
+            let words: Vec<PhraseWord> = p
+                .split(' ')
+                .map(|w| PhraseWord::new(w.as_bytes()))
+                .collect();
+            let slot = deflection_slot(words[0].packed);
+            filter |= 1 << slot;
+            slots[slot].push((words[0], words[1..].to_vec()));
         }
-        Deflections {
-            filter,
-            by_first: m,
-        }
+        Deflections { filter, slots }
     })
 }
 
 fn deflects(tokens: &Tokens) -> bool {
     let idx = deflection_index();
     let n = tokens.len();
-    tokens.iter().enumerate().any(|(i, tok)| {
-        idx.filter & deflection_filter_bit(tok) != 0
-            && idx.by_first.get(tok).is_some_and(|rests| {
-                rests.iter().any(|rest| {
-                    n > i + rest.len()
-                        && rest
-                            .iter()
-                            .enumerate()
-                            .all(|(j, w)| tokens.get(i + 1 + j) == *w)
-                })
+    tokens.packed.iter().enumerate().any(|(i, &p)| {
+        let slot = deflection_slot(p);
+        idx.filter & (1 << slot) != 0
+            && idx.slots[slot].iter().any(|(first, rest)| {
+                n > i + rest.len()
+                    && first.is(tokens, i)
+                    && rest
+                        .iter()
+                        .enumerate()
+                        .all(|(j, w)| w.is(tokens, i + 1 + j))
             })
     })
 }
@@ -1419,8 +1566,7 @@ pub fn analyze_reply_with(
     display_name: Option<&str>,
     tokens: &mut Tokens,
 ) -> ReplyFeatures {
-    tokens.text.clear();
-    tokens.ends.clear();
+    tokens.clear();
     let mut memo = std::mem::take(&mut tokens.memo);
     let words = if text.is_ascii() {
         // One pass: the content words come from the same scan as the tokens.
@@ -1449,7 +1595,7 @@ pub fn analyze_reply_with(
         ReplyFeatures {
             simhash: simhash_tokens(tokens),
             exact: hash_bytes(EXACT_SEED, &tokens.text),
-            addresses_by_name: named && tokens.iter().any(|t| t == name.as_bytes()),
+            addresses_by_name: named && tokens.contains(name.as_bytes()),
             deflects_to_private: deflects(tokens),
             words,
         }
@@ -1472,6 +1618,52 @@ const STOPWORDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-load word step against the byte loops it replaces (run end, trailing
+    /// apostrophes cut, lowercase packing), from every letter of random texts rich in
+    /// letters, apostrophes and near misses; bytes before the word may be non-ASCII, as in
+    /// the general tokenizer's texts.
+    #[test]
+    fn short_word_at_matches_the_byte_loops() {
+        let alphabet = b"aZzA''q@[`{.-9 \x00";
+        let prefix = [0xC3u8, 0xA9, 0xF0, 0x9F, 0x98, 0x8D, b' ', b'x'];
+        let mut x = 11u64;
+        for len in 0..24usize {
+            for _ in 0..400 {
+                let mut next = || {
+                    x = crate::hash::fmix64(x.wrapping_add(1));
+                    x
+                };
+                let pre = (next() % 6) as usize;
+                let mut b: Vec<u8> = (0..pre).map(|_| prefix[next() as usize % 8]).collect();
+                b.extend((0..len).map(|_| {
+                    let r = next();
+                    // Mostly letters, so words of every length occur.
+                    if r % 3 == 0 {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    } else {
+                        alphabet[(r >> 8) as usize % 6]
+                    }
+                }));
+                for start in pre..b.len() {
+                    if !b[start].is_ascii_alphabetic() {
+                        continue;
+                    }
+                    let mut run = start;
+                    while run < b.len() && (b[run].is_ascii_alphabetic() || b[run] == b'\'') {
+                        run += 1;
+                    }
+                    let mut end = run;
+                    while b[end - 1] == b'\'' {
+                        end -= 1;
+                    }
+                    let want = (b.len() >= 8 && run - start < 8)
+                        .then(|| (run, end, load_word_lower(&b[start..end])));
+                    assert_eq!(short_word_at(&b, start), want, "{b:?} from {start}");
+                }
+            }
+        }
+    }
 
     /// The backwards eight-byte walk stops where the byte loop stops, from every end
     /// position of random ASCII texts rich in letters, dots and near misses (`@`, `[`, `` ` ``,
@@ -1609,8 +1801,8 @@ mod tests {
             let reply = analyze_reply_with(&text, None, &mut buf);
             assert_eq!(reply.words, expected, "{text:?}");
             assert_eq!(
-                (&buf.text, &buf.ends),
-                (&tokens.text, &tokens.ends),
+                (&buf.text, &buf.ends, &buf.packed),
+                (&tokens.text, &tokens.ends, &tokens.packed),
                 "{text:?}"
             );
         }
@@ -1678,13 +1870,13 @@ mod tests {
                 "{text:?}"
             );
             scan_ascii(&text, &mut a);
-            a.text.clear();
-            a.ends.clear();
+            a.clear();
             scan_ascii(&text, &mut a);
-            b.text.clear();
-            b.ends.clear();
+            b.clear();
             tokenize_general(&text, &mut b, &mut String::new());
             assert_eq!((&a.text, &a.ends), (&b.text, &b.ends), "{text:?}");
+            assert_packed(&a);
+            assert_packed(&b);
             let mut sink = WordSink::new(&mut memo);
             scan_ascii(&text, &mut sink);
             assert_eq!(sink.words, ContentWords::from_tokens(&b), "{text:?}");
@@ -1692,8 +1884,8 @@ mod tests {
             let reply = analyze_reply_with(&text, None, &mut c);
             assert_eq!(reply.words, ContentWords::from_tokens(&b), "{text:?}");
             assert_eq!((&c.text, &c.ends), (&b.text, &b.ends), "{text:?}");
-            a.text.clear();
-            a.ends.clear();
+            assert_packed(&c);
+            a.clear();
         }
         assert_eq!(packed_stopwords().len(), STOPWORDS.len());
         // Every stop word is found, in either case.
@@ -1748,6 +1940,91 @@ mod tests {
         assert!(!f.addresses_by_name);
         let f = analyze_reply("@jane Hi Jane, thanks for reaching out", Some("Jane Doe"));
         assert!(f.addresses_by_name);
+    }
+
+    /// Every sink's packed tokens are the tokens' bytes packed (0 when longer than 8).
+    fn assert_packed(t: &Tokens) {
+        let want: Vec<u64> = t.iter().map(|w| pack_word(w, false).unwrap_or(0)).collect();
+        assert_eq!(t.packed, want, "{:?}", String::from_utf8_lossy(&t.text));
+    }
+
+    /// The packed deflection and name scans against their definitions over the tokens'
+    /// bytes, on random replies made of phrase words, long words and near misses.
+    #[test]
+    fn packed_scans_match_byte_definitions() {
+        fn deflects_definition(tokens: &Tokens) -> bool {
+            let toks: Vec<&[u8]> = tokens.iter().collect();
+            DEFLECTIONS.iter().any(|p| {
+                let words: Vec<&[u8]> = p.split(' ').map(str::as_bytes).collect();
+                toks.windows(words.len()).any(|w| w == words.as_slice())
+            })
+        }
+        let alphabet: &[&str] = &[
+            "dm",
+            "us",
+            "me",
+            "our",
+            "send",
+            "a",
+            "direct",
+            "message",
+            "privately",
+            "private",
+            "call",
+            "5",
+            "e",
+            "mail",
+            "email",
+            "via",
+            "dms",
+            "reach",
+            "out",
+            "to",
+            "at",
+            "contact",
+            "support",
+            "privatelyx",
+            "messages",
+            "sam",
+            "samantha",
+            "Sam",
+            "the",
+            "dishwasher",
+            "é",
+            "café",
+            "😍",
+            "@x",
+            "inbox",
+            "drop",
+            "line",
+            "an",
+            "your",
+        ];
+        let names = ["sam", "samantha", "dm", "é", "privately"];
+        let mut x = 7u64;
+        let mut buf = Tokens::default();
+        for n in 0..20_000 {
+            let mut text = String::new();
+            for _ in 0..n % 9 {
+                x = fmix64(x.wrapping_add(n as u64));
+                text.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+                text.push(' ');
+            }
+            let reply = analyze_reply_with(&text, None, &mut buf);
+            assert_packed(&buf);
+            assert_eq!(
+                reply.deflects_to_private,
+                deflects_definition(&buf),
+                "{text:?}"
+            );
+            for name in names {
+                assert_eq!(
+                    buf.contains(name.as_bytes()),
+                    buf.iter().any(|t| t == name.as_bytes()),
+                    "{text:?} {name}"
+                );
+            }
+        }
     }
 
     #[test]
