@@ -29,7 +29,7 @@ use rapport_ingest::signature::{
 };
 use rapport_ingest::{Endpoint, HandshakeError, Headers, IngestError, Secrets};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 
 use crate::error::DeliveryError;
 use crate::metrics::{IngestMetrics, Outcome};
@@ -394,15 +394,7 @@ async fn try_deliver(
     // One deadline for the whole delivery: waiting for capacity and waiting for acks share it,
     // so a platform never waits much longer than `ack_timeout` for its answer.
     let deadline = started + settings.ack_timeout;
-    let _permit = match tokio::time::timeout_at(deadline.into(), state.permits.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(closed)) => return Err(DeliveryError::internal("in-flight permits closed", closed)),
-        Err(_elapsed) => {
-            return Err(DeliveryError::Overloaded {
-                waited: settings.ack_timeout,
-            })
-        }
-    };
+    let _permit = permit(&state.permits, deadline, settings.ack_timeout).await?;
     let _in_flight = state.metrics.in_flight();
     let body = read_body(body, settings.max_body_bytes).await?;
     let now = SystemTime::now()
@@ -503,6 +495,32 @@ async fn try_deliver(
         events: events.len(),
         replayed,
     })
+}
+
+/// An in-flight permit, waiting for one until `deadline`. A free permit is taken at once,
+/// without the timer a timed wait would create and register (the common case).
+async fn permit<'a>(
+    permits: &'a Semaphore,
+    deadline: Instant,
+    ack_timeout: Duration,
+) -> Result<SemaphorePermit<'a>, DeliveryError> {
+    match permits.try_acquire() {
+        Ok(permit) => return Ok(permit),
+        Err(TryAcquireError::Closed) => {
+            return Err(DeliveryError::internal(
+                "in-flight permits closed",
+                TryAcquireError::Closed,
+            ))
+        }
+        Err(TryAcquireError::NoPermits) => {}
+    }
+    match tokio::time::timeout_at(deadline.into(), permits.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(closed)) => Err(DeliveryError::internal("in-flight permits closed", closed)),
+        Err(_elapsed) => Err(DeliveryError::Overloaded {
+            waited: ack_timeout,
+        }),
+    }
 }
 
 /// Keep a refused-but-authentic delivery on the dead-letter topic, then answer with the
@@ -660,6 +678,77 @@ mod tests {
     use futures::stream;
 
     use super::*;
+
+    /// The plain definition `permit` shortcuts: a timed wait for a permit.
+    async fn permit_plain<'a>(
+        permits: &'a Semaphore,
+        deadline: Instant,
+        ack_timeout: Duration,
+    ) -> Result<SemaphorePermit<'a>, DeliveryError> {
+        match tokio::time::timeout_at(deadline.into(), permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(closed)) => Err(DeliveryError::internal("in-flight permits closed", closed)),
+            Err(_elapsed) => Err(DeliveryError::Overloaded {
+                waited: ack_timeout,
+            }),
+        }
+    }
+
+    /// What a permit attempt came to, and when (paused time, since the start).
+    fn summary(result: &Result<SemaphorePermit<'_>, DeliveryError>) -> &'static str {
+        match result {
+            Ok(_) => "permit",
+            Err(DeliveryError::Overloaded { .. }) => "overloaded",
+            Err(DeliveryError::Internal { .. }) => "closed",
+            Err(_) => "other",
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permits_are_taken_as_a_timed_wait_would_take_them() {
+        let timeout = Duration::from_secs(5);
+        // (permits, free one after, close after): free, released in time, released too late,
+        // never released, closed while waiting, closed before.
+        let cases: [(usize, Option<u64>, Option<u64>); 7] = [
+            (1, None, None),
+            (3, None, None),
+            (0, Some(2), None),
+            (0, Some(5), None),
+            (0, Some(9), None),
+            (0, None, Some(1)),
+            (0, None, Some(0)),
+        ];
+        for (free, release_after, close_after) in cases {
+            let mut outcomes = Vec::new();
+            for fast in [true, false] {
+                let permits = Arc::new(Semaphore::new(free));
+                let start = tokio::time::Instant::now();
+                let deadline = start.into_std() + timeout;
+                let held = Arc::clone(&permits);
+                tokio::spawn(async move {
+                    if let Some(after) = release_after {
+                        tokio::time::sleep(Duration::from_secs(after)).await;
+                        held.add_permits(1);
+                    }
+                    if let Some(after) = close_after {
+                        tokio::time::sleep(Duration::from_secs(after)).await;
+                        held.close();
+                    }
+                });
+                tokio::task::yield_now().await;
+                let result = if fast {
+                    permit(&permits, deadline, timeout).await
+                } else {
+                    permit_plain(&permits, deadline, timeout).await
+                };
+                outcomes.push((summary(&result), start.elapsed()));
+            }
+            assert_eq!(
+                outcomes[0], outcomes[1],
+                "{free} free, released after {release_after:?}, closed after {close_after:?}"
+            );
+        }
+    }
 
     #[test]
     fn dead_letters_keep_signature_header_names_but_never_their_values() {

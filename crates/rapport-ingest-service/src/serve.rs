@@ -8,9 +8,13 @@
 //! more fields than `max_header_count` or larger than its read buffer (sized from
 //! `max_header_bytes`) with 431 before anything is allocated per field, and the exact byte
 //! total of names and values is checked here, also 431, before routing.
+//!
+//! Slow request heads are cut here too, by one lazily re-armed timer per connection rather than
+//! hyper's `header_read_timeout`, which creates, registers and drops a boxed timer per request.
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -28,8 +32,12 @@ use tower::ServiceExt as _;
 
 /// A client has this long to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client has this long to send a request head (slow-header clients are cut off).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a connection's head guard looks at it. A connection found waiting for a request
+/// head (none being handled, none started or finished since the previous look) at
+/// [`HEAD_GUARD_IDLE_LOOKS`] looks in a row is cut: one that has waited 30–40 s for a head
+/// (slow-header clients, idle keep-alive connections).
+const HEAD_GUARD_TICK: Duration = Duration::from_secs(10);
+const HEAD_GUARD_IDLE_LOOKS: u32 = 3;
 /// Pause after a failed `accept` (out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -160,8 +168,8 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+    // No timer: the head guard in `connection` replaces hyper's per-request one.
+    http.header_read_timeout(None)
         .max_headers(limits.max_count)
         .max_buf_size(limits.read_buffer());
     let http = Arc::new(http);
@@ -211,6 +219,54 @@ pub async fn serve(
     }
 }
 
+/// What a connection's head guard reads: requests started plus requests finished (or dropped)
+/// on the connection. hyper serves one request at a time per HTTP/1.1 connection, so the count
+/// is odd exactly while a request is being handled. Writing an answer out counts as waiting:
+/// webhook answers are a few bytes, so only a client that stops reading for 30 s is cut there.
+#[derive(Debug, Default)]
+struct Activity(AtomicU64);
+
+impl Activity {
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// A request head arrived; the returned guard marks the request finished when dropped.
+    fn begin(self: &Arc<Self>) -> Busy {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Busy(Arc::clone(self))
+    }
+}
+
+struct Busy(Arc<Activity>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0 .0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves once the connection has waited for a request head at [`HEAD_GUARD_IDLE_LOOKS`]
+/// looks in a row. The wait began after the last look that saw activity, so it has lasted
+/// between `HEAD_GUARD_IDLE_LOOKS` and one more tick: 30–40 s.
+async fn head_guard(activity: &Activity) {
+    let mut seen = activity.count();
+    let mut idle_looks = 0;
+    loop {
+        tokio::time::sleep(HEAD_GUARD_TICK).await;
+        let now = activity.count();
+        if now != seen || now % 2 == 1 {
+            seen = now;
+            idle_looks = 0;
+            continue;
+        }
+        idle_looks += 1;
+        if idle_looks >= HEAD_GUARD_IDLE_LOOKS {
+            return;
+        }
+    }
+}
+
 async fn connection<I>(
     io: I,
     peer: SocketAddr,
@@ -221,9 +277,13 @@ async fn connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Arc::new(Activity::default());
+    let requests = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        let busy = requests.begin();
         let app = app.clone();
         async move {
+            let _busy = busy;
             if let Some(refused) = limits.check(&request) {
                 return Ok::<_, std::convert::Infallible>(refused);
             }
@@ -231,9 +291,163 @@ async fn connection<I>(
             app.oneshot(request.map(Body::new)).await
         }
     });
-    let conn = http.serve_connection(TokioIo::new(io), service);
-    if let Err(error) = watcher.watch(conn).await {
-        // Clients that go away mid-request are routine; nothing to act on.
-        tracing::debug!(%error, "connection ended with an error");
+    let conn = watcher.watch(http.serve_connection(TokioIo::new(io), service));
+    tokio::select! {
+        // The connection first: the guard's timer only needs a look when it fired.
+        biased;
+        result = conn => {
+            if let Err(error) = result {
+                // Clients that go away mid-request are routine; nothing to act on.
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        }
+        () = head_guard(&activity) => {
+            tracing::debug!("connection cut: no request head for 30 s");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+    use tokio::time::Instant;
+
+    const REQUEST: &[u8] = b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+
+    /// A connection served over an in-memory pipe, with a route that answers after `work`;
+    /// returns the client's end. Time is paused in these tests: sleeps end as soon as every
+    /// task waits.
+    fn serve_one(work: Duration, graceful: &GracefulShutdown) -> DuplexStream {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let app = Router::new().route(
+            "/slow",
+            post(move || async move {
+                tokio::time::sleep(work).await;
+                "done"
+            }),
+        );
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.header_read_timeout(None);
+        let limits = HeaderLimits {
+            max_count: 100,
+            max_bytes: 64 * 1024,
+        };
+        let peer = SocketAddr::from(([127, 0, 0, 1], 1));
+        let watcher = graceful.watcher();
+        tokio::spawn(async move { connection(server, peer, app, &http, limits, watcher).await });
+        client
+    }
+
+    /// Read until the answer to one request is complete (the route's body ends it).
+    async fn answer(client: &mut DuplexStream) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"done") {
+            let n = client.read(&mut buf).await.expect("read");
+            assert!(
+                n > 0,
+                "closed before the answer: {:?}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8(got).expect("utf-8")
+    }
+
+    /// How long until the server closes the connection.
+    async fn closed_after(client: &mut (impl AsyncRead + Unpin)) -> Duration {
+        let since = Instant::now();
+        let mut buf = [0u8; 1024];
+        loop {
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => return since.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn within_guard(waited: Duration) -> bool {
+        waited >= Duration::from_secs(30) && waited <= Duration::from_secs(40)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_never_completes_is_cut_after_30_to_40_s() {
+        let graceful = GracefulShutdown::new();
+        // Start the wait at several points of the guard's tick.
+        for offset in [0, 1, 5, 9, 10, 15] {
+            let mut client = serve_one(Duration::ZERO, &graceful);
+            tokio::time::sleep(Duration::from_secs(offset)).await;
+            client
+                .write_all(b"POST /slow HTTP/1.1\r\nHost: t\r\n")
+                .await
+                .expect("write");
+            let waited = closed_after(&mut client).await + Duration::from_secs(offset);
+            assert!(
+                within_guard(waited),
+                "offset {offset} s: cut after {waited:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_loris_dribbling_its_head_is_cut_too() {
+        let graceful = GracefulShutdown::new();
+        let (mut reader, mut writer) = tokio::io::split(serve_one(Duration::ZERO, &graceful));
+        let head = b"POST /slow HTTP/1.1\r\nX-Slow: ".iter();
+        let dribble = async {
+            // One byte a second, the head never complete.
+            for byte in head.chain(std::iter::repeat(&b'a')) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if writer.write_all(&[*byte]).await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            waited = closed_after(&mut reader) => {
+                assert!(within_guard(waited), "cut after {waited:?}");
+            }
+            () = dribble => panic!("the server stopped reading but kept the connection"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_keep_alive_connection_is_cut_30_to_40_s_after_its_last_answer() {
+        let graceful = GracefulShutdown::new();
+        for offset in [0, 3, 7, 12] {
+            let mut client = serve_one(Duration::from_secs(offset), &graceful);
+            client.write_all(REQUEST).await.expect("write");
+            let answer = answer(&mut client).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            let waited = closed_after(&mut client).await;
+            assert!(
+                within_guard(waited),
+                "handler {offset} s: cut after {waited:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_that_keep_coming_or_take_long_keep_the_connection() {
+        let graceful = GracefulShutdown::new();
+        // A handler busy for longer than the guard's limit is not a slow head.
+        let mut client = serve_one(Duration::from_secs(95), &graceful);
+        for _ in 0..3 {
+            client.write_all(REQUEST).await.expect("write");
+            let answer = answer(&mut client).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            // Each pause below 30 s: the connection stays.
+            tokio::time::sleep(Duration::from_secs(29)).await;
+        }
+        let mut client = serve_one(Duration::ZERO, &graceful);
+        for _ in 0..10 {
+            client.write_all(REQUEST).await.expect("write");
+            let answer = answer(&mut client).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            tokio::time::sleep(Duration::from_secs(29)).await;
+        }
     }
 }

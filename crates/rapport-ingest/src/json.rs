@@ -257,8 +257,16 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// Parse a delivery body (into [`Value`], or any other deserializable shape). serde_json
 /// refuses nesting deeper than 128 levels, so hostile depth is a `Malformed` error, not a stack
 /// overflow.
+///
+/// The body's UTF-8 is checked once, whole, and then read as `str`: reading bytes, serde_json
+/// checks every string again (a third of the parse for a Meta comment). A body that is not
+/// UTF-8 is read as bytes, so its error is serde_json's own, as before.
 pub(crate) fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, IngestError> {
-    serde_json::from_slice(body).map_err(|e| IngestError::malformed(format!("invalid JSON: {e}")))
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+    .map_err(|e| IngestError::malformed(format!("invalid JSON: {e}")))
 }
 
 /// A string field.
@@ -495,6 +503,75 @@ mod tests {
         assert_eq!(int_at(&v, "k149"), Some(149));
         assert_eq!(str_at(&v, "z"), Some("end"));
         assert!(v.get("k150").is_none() && v.get("").is_none() && v.get("zz").is_none());
+    }
+
+    /// `parse` as plainly defined: serde_json reading the bytes.
+    fn parse_plain<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, String> {
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))
+    }
+
+    fn reason<T>(result: Result<T, IngestError>) -> Result<T, String> {
+        result.map_err(|e| match e {
+            IngestError::Malformed { reason } => reason,
+            other => panic!("not a Malformed error: {other:?}"),
+        })
+    }
+
+    /// `parse` and `parse_plain` accept the same bodies, read them alike and refuse the rest
+    /// with the same message.
+    fn parses_as_plain(body: &[u8]) {
+        let ours = reason(parse::<serde_json::Value>(body));
+        let plain = parse_plain::<serde_json::Value>(body);
+        assert_eq!(ours, plain, "{:?}", String::from_utf8_lossy(body));
+        let tree = reason(parse::<Value>(body));
+        match (&tree, &plain) {
+            (Ok(t), Ok(p)) => assert!(same(t, p), "{:?}", String::from_utf8_lossy(body)),
+            (Err(t), Err(p)) => assert_eq!(t, p),
+            _ => panic!("{:?}: {tree:?} vs {plain:?}", String::from_utf8_lossy(body)),
+        }
+    }
+
+    const UTF8_BODY: &str =
+        r#"{"text": "caf\u00e9 café 😀 \ud83d\ude00", "n": [1, -2, 3.5e1], "k\"": null}"#;
+
+    #[test]
+    fn bodies_that_are_not_utf8_are_refused_as_serde_json_refuses_them() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"{\"a\": \"\xff\"}".to_vec(),
+            b"{\"a\": \"ok\"}\xff".to_vec(),
+            b"\xef\xbb\xbf{}".to_vec(),
+            b"{\"a\": \"\xc3\"}".to_vec(),
+            b"{\"\xed\xa0\x80\": 1}".to_vec(),
+            b"{\"a\": \"\\ud800\"}".to_vec(),
+            b"{\"a\": \"\x01\"}".to_vec(),
+            b"".to_vec(),
+        ];
+        // Every prefix of a body with multi-byte characters: some cut one in half.
+        let body = UTF8_BODY.as_bytes();
+        cases.extend((0..=body.len()).map(|n| body[..n].to_vec()));
+        for case in cases {
+            parses_as_plain(&case);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+
+        #[test]
+        fn mutated_bodies_parse_as_plain_serde_json_parses_them(
+            edits in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 0..4),
+        ) {
+            let mut body = UTF8_BODY.as_bytes().to_vec();
+            for (at, byte) in edits {
+                let at = at % (body.len() + 1);
+                if at == body.len() {
+                    body.push(byte);
+                } else {
+                    body[at] = byte;
+                }
+            }
+            parses_as_plain(&body);
+        }
     }
 
     /// The tree reads every real sample as `serde_json::Value` does.
