@@ -735,20 +735,8 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
         // which is no whitespace.
         loop {
             if cl & C_ALPHA != 0 {
-                let start = i;
-                let go = if let Some((run, end, lower)) = short_word_at(b, start) {
-                    i = run;
-                    sink.short_word(body, start, end, lower)
-                } else {
-                    i = word_run_end(b, i + 1);
-                    // Trailing apostrophes are not part of the word; it starts with a
-                    // letter, so something is left.
-                    let mut end = i;
-                    while b[end - 1] == b'\'' {
-                        end -= 1;
-                    }
-                    sink.word(body, start, end)
-                };
+                let go;
+                (i, go) = ascii_word(b, body, i, sink);
                 if !go {
                     return;
                 }
@@ -776,6 +764,23 @@ fn scan_ascii(text: &str, sink: &mut impl AsciiSink) {
     }
 }
 
+/// Hands the ASCII word starting with the letter `b[start]` to the sink (`b` is a prefix of
+/// `text`'s bytes); returns where the word's run ends and whether the sink wants more.
+#[inline(always)]
+fn ascii_word(b: &[u8], text: &str, start: usize, sink: &mut impl AsciiSink) -> (usize, bool) {
+    if let Some((run, end, lower)) = short_word_at(b, start) {
+        return (run, sink.short_word(text, start, end, lower));
+    }
+    let run = word_run_end(b, start + 1);
+    // Trailing apostrophes are not part of the word; it starts with a letter, so something is
+    // left.
+    let mut end = run;
+    while b[end - 1] == b'\'' {
+        end -= 1;
+    }
+    (run, sink.word(text, start, end))
+}
+
 /// The per-character rules for one all-ASCII token, `text[from..to]`: ASCII letters
 /// lowercase to ASCII and no ASCII character is an emoji. Words go to the sink as ranges of
 /// the whole text, so its 8-byte loads may read past a short token (masked to the word).
@@ -785,21 +790,9 @@ fn scan_ascii_token(text: &str, from: usize, to: usize, sink: &mut impl AsciiSin
     while i < b.len() {
         let cl = class(b[i]);
         if cl & C_ALPHA != 0 {
-            let start = i;
             // `b` ends with the token, so the load sees only its ASCII bytes.
-            let go = if let Some((run, end, lower)) = short_word_at(b, start) {
-                i = run;
-                sink.short_word(text, start, end, lower)
-            } else {
-                i = word_run_end(b, i + 1);
-                // Trailing apostrophes are not part of the word; it starts with a letter,
-                // so something is left.
-                let mut end = i;
-                while b[end - 1] == b'\'' {
-                    end -= 1;
-                }
-                sink.word(text, start, end)
-            };
+            let go;
+            (i, go) = ascii_word(b, text, i, sink);
             if !go {
                 return false;
             }
