@@ -36,6 +36,10 @@ pub enum DeliveryError {
     #[error("cannot read the request body")]
     BodyRead(#[source] axum::Error),
 
+    /// The body did not arrive whole within the body timeout after the head (408).
+    #[error("the request body did not arrive within {waited:?}")]
+    BodyTimeout { waited: Duration },
+
     /// The client IP or the endpoint family is over its rate (429 with `Retry-After`).
     #[error("rate limited ({by:?} bucket); retry in {retry_after_secs} s")]
     RateLimited {
@@ -97,6 +101,9 @@ impl DeliveryError {
                 (status, outcome, false)
             }
             DeliveryError::BodyRead(_) => (StatusCode::BAD_REQUEST, Outcome::Malformed, false),
+            DeliveryError::BodyTimeout { .. } => {
+                (StatusCode::REQUEST_TIMEOUT, Outcome::BodyTimeout, false)
+            }
             DeliveryError::RateLimited { .. } => {
                 (StatusCode::TOO_MANY_REQUESTS, Outcome::RateLimited, true)
             }
@@ -133,6 +140,7 @@ impl DeliveryError {
                 "no configured brand owns this account\n"
             }
             DeliveryError::Rejected(IngestError::TooLarge { .. }) => "body too large\n",
+            DeliveryError::BodyTimeout { .. } => "request body too slow\n",
             DeliveryError::Overloaded { .. }
             | DeliveryError::Unavailable { .. }
             | DeliveryError::ReplayInFlight => "temporarily unavailable, retry later\n",

@@ -352,7 +352,8 @@ fn log_refusal(family: Family, err: &DeliveryError) {
         }
         DeliveryError::Disabled { .. }
         | DeliveryError::Rejected(_)
-        | DeliveryError::BodyRead(_) => {
+        | DeliveryError::BodyRead(_)
+        | DeliveryError::BodyTimeout { .. } => {
             tracing::info!(endpoint, status, outcome, "delivery refused");
             // The detail may name an account id: debug level only.
             tracing::debug!(endpoint, error = %rapport_runtime::telemetry::error_chain(err), "delivery refusal detail");
@@ -396,7 +397,7 @@ async fn try_deliver(
     let deadline = started + settings.ack_timeout;
     let _permit = permit(&state.permits, deadline, settings.ack_timeout).await?;
     let _in_flight = state.metrics.in_flight();
-    let body = read_body(body, settings.max_body_bytes).await?;
+    let body = read_body(body, settings.max_body_bytes, BODY_READ_TIMEOUT).await?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or(Duration::ZERO);
@@ -651,15 +652,27 @@ fn content_length(headers: &HeaderMap) -> Option<usize> {
         .ok()
 }
 
+/// How long a delivery's body may take to arrive once its head did. The read holds an
+/// in-flight permit, so a client trickling its body must not keep one longer than a
+/// slow-header client could keep its connection (serve.rs cuts those after 30–40 s).
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Read the whole body, refusing it with 413 as soon as it passes `limit` (a chunked body has
-/// no length to check up front).
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, DeliveryError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+/// no length to check up front) and with 408 when it has not arrived within `timeout`.
+pub async fn read_body(
+    body: Body,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, DeliveryError> {
+    // A body that came with its head is ready at the first poll: the timer is never
+    // registered then.
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(DeliveryError::BodyTimeout { waited: timeout }),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             Err(IngestError::TooLarge { limit }.into())
         }
-        Err(err) => Err(DeliveryError::BodyRead(axum::Error::new(err))),
+        Ok(Err(err)) => Err(DeliveryError::BodyRead(axum::Error::new(err))),
     }
 }
 
@@ -880,12 +893,14 @@ mod tests {
     async fn a_chunked_body_over_the_limit_is_refused_with_413() {
         let chunks =
             stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'a'; 100]))));
-        let err = read_body(Body::from_stream(chunks), 799).await.unwrap_err();
+        let err = read_body(Body::from_stream(chunks), 799, BODY_READ_TIMEOUT)
+            .await
+            .unwrap_err();
         assert_eq!(err.status().0, StatusCode::PAYLOAD_TOO_LARGE);
 
         let chunks =
             stream::iter((0..8).map(|_| Ok::<_, std::io::Error>(Bytes::from_static(&[b'a'; 100]))));
-        let body = read_body(Body::from_stream(chunks), 800)
+        let body = read_body(Body::from_stream(chunks), 800, BODY_READ_TIMEOUT)
             .await
             .expect("at the limit");
         assert_eq!(body.len(), 800);
@@ -897,11 +912,36 @@ mod tests {
             Ok(Bytes::from_static(b"{")),
             Err(std::io::Error::other("connection reset")),
         ]);
-        let err = read_body(Body::from_stream(chunks), 1024)
+        let err = read_body(Body::from_stream(chunks), 1024, BODY_READ_TIMEOUT)
             .await
             .unwrap_err();
         assert!(matches!(err, DeliveryError::BodyRead(_)));
         assert_eq!(err.status().0, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_arriving_is_a_408_after_the_body_timeout() {
+        use futures::StreamExt as _;
+        // One chunk, then nothing: the client keeps the request open without finishing it.
+        let chunks = stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{"))])
+            .chain(stream::pending());
+        let started = tokio::time::Instant::now();
+        let err = read_body(Body::from_stream(chunks), 1024, BODY_READ_TIMEOUT)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeliveryError::BodyTimeout { .. }), "{err:?}");
+        assert_eq!(err.status().0, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(started.elapsed(), BODY_READ_TIMEOUT);
+
+        // A body that keeps arriving in time is read whole.
+        let chunks = stream::iter(0..5).then(|_| async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, std::io::Error>(Bytes::from_static(b"ab"))
+        });
+        let body = read_body(Body::from_stream(chunks), 1024, BODY_READ_TIMEOUT)
+            .await
+            .expect("25 s in all");
+        assert_eq!(&body[..], b"ababababab");
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub enum Outcome {
     BadSignature,
     UnknownAccount,
     TooLarge,
+    /// The body did not arrive within the body timeout: 408.
+    BodyTimeout,
     /// No in-flight permit within the ack timeout.
     Overloaded,
     /// The broker did not ack in time or refused the records (retryable).
@@ -66,6 +68,7 @@ impl Outcome {
             Outcome::BadSignature => "bad_signature",
             Outcome::UnknownAccount => "unknown_account",
             Outcome::TooLarge => "too_large",
+            Outcome::BodyTimeout => "body_timeout",
             Outcome::Overloaded => "overloaded",
             Outcome::Unavailable => "unavailable",
             Outcome::Internal => "internal",
