@@ -13,6 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use smol_str::SmolStr;
 
 /// A platform id (user or item); see the module docs. `Default` is the empty id.
+///
+/// Its `Hash` agrees with its `Eq` (the representation is canonical) but does not hash to the
+/// string's value, so it offers no `Borrow<str>`: maps keyed by it are looked up by id.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PlatformId(Repr);
 
@@ -74,9 +77,10 @@ impl From<&str> for PlatformId {
     }
 }
 
+/// As the string's `Display`, width, fill and alignment included.
 impl fmt::Display for PlatformId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.with_str(|s| f.write_str(s))
+        self.with_str(|s| f.pad(s))
     }
 }
 
@@ -131,6 +135,12 @@ impl<'de> Deserialize<'de> for PlatformId {
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PlatformId, E> {
                 Ok(PlatformId::new(v))
+            }
+            // Formats that send strings as bytes (as `String` accepts them when UTF-8).
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<PlatformId, E> {
+                std::str::from_utf8(v)
+                    .map(PlatformId::new)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Bytes(v), &self))
             }
         }
         deserializer.deserialize_str(Visitor)
@@ -205,6 +215,7 @@ mod tests {
         for a in CASES {
             let id = PlatformId::new(a);
             assert_eq!(id.to_string(), a);
+            assert_eq!(format!("{id:>22}|{id:-<4}"), format!("{a:>22}|{a:-<4}"));
             assert_eq!(format!("{id:?}"), format!("{a:?}"));
             assert_eq!(id.to_smol_str(), a);
             assert!(id == a, "{a:?}");
@@ -224,6 +235,17 @@ mod tests {
             }
         }
         assert_eq!(PlatformId::default(), PlatformId::new(""));
+    }
+
+    #[test]
+    fn deserializes_from_utf8_bytes_as_string_does() {
+        use serde::de::value::{BytesDeserializer, Error};
+        for a in CASES {
+            let id = PlatformId::deserialize(BytesDeserializer::<Error>::new(a.as_bytes()));
+            assert_eq!(id.ok(), Some(PlatformId::new(a)));
+        }
+        let bad = PlatformId::deserialize(BytesDeserializer::<Error>::new(&[0xFF, b'1']));
+        assert!(bad.is_err());
     }
 
     #[test]

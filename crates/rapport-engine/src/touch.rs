@@ -504,8 +504,9 @@ trait AsciiSink {
     /// The word `text[start..end]`; `text` is passed whole so a sink may load whole 8-byte
     /// words around it instead of copying it byte by byte.
     fn word(&mut self, text: &str, start: usize, end: usize) -> bool;
-    /// [`AsciiSink::word`] for a word of at most 7 bytes, with its lowercase bytes packed
-    /// little-endian into `lower` (the scanner found the word's end in the same load).
+    /// [`AsciiSink::word`] for a word of at most 8 bytes, with its lowercase bytes packed
+    /// little-endian into `lower` (from the scanner's load that found the word's end, or, for
+    /// a word handed on by `word`, from a load of its own).
     fn short_word(&mut self, text: &str, start: usize, end: usize, lower: u64) -> bool;
     /// A word of a non-ASCII token, already lowercased, without trailing apostrophes.
     fn unicode_word(&mut self, w: &str) -> bool;
@@ -650,6 +651,7 @@ fn short_word_at(b: &[u8], start: usize) -> Option<(usize, usize, u64)> {
     // Lane 0 is a letter, so the run is 1 to 7 bytes long, and the word ends after the
     // run's last letter.
     let run = (stop.trailing_zeros() / 8) as usize;
+    debug_assert!(run > 0, "short_word_at called on a byte that is no letter");
     let letters = letters & (u64::MAX >> (64 - 8 * run));
     let len = ((64 - letters.leading_zeros()) / 8) as usize;
     let lower = (w | (0x20 * ONES)) & (u64::MAX >> (64 - 8 * len));
