@@ -624,6 +624,20 @@ fn word_run_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The 8 bytes of `b` from `start` as a little-endian word, in one load; near the end of
+/// `b` its last 8 bytes shifted down, so the lanes past the end read as zero bytes. `None`
+/// when `b` is shorter than 8 bytes.
+#[inline(always)]
+fn load8_at(b: &[u8], start: usize) -> Option<u64> {
+    let mut w = [0u8; 8];
+    if let Some(c) = b.get(start..start + 8) {
+        w.copy_from_slice(c);
+        return Some(u64::from_le_bytes(w));
+    }
+    w.copy_from_slice(b.len().checked_sub(8).map(|s| &b[s..])?);
+    Some(u64::from_le_bytes(w) >> (8 * (start + 8 - b.len())))
+}
+
 /// The word that starts with the letter at `start`, from one 8-byte load when it ends
 /// within it: `(end of its run of letters and apostrophes, end of the word without
 /// trailing apostrophes, the word's lowercase bytes packed little-endian)`. `None` when the
@@ -633,16 +647,7 @@ fn word_run_end(b: &[u8], mut i: usize) -> usize {
 /// must be ASCII (lanes before `start` are shifted out before any lane arithmetic).
 #[inline(always)]
 fn short_word_at(b: &[u8], start: usize) -> Option<(usize, usize, u64)> {
-    let w = if let Some(c) = b.get(start..start + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        u64::from_le_bytes(w)
-    } else {
-        let tail = b.len().checked_sub(8).map(|s| &b[s..])?;
-        let mut w = [0u8; 8];
-        w.copy_from_slice(tail);
-        u64::from_le_bytes(w) >> (8 * (start + 8 - b.len()))
-    };
+    let w = load8_at(b, start)?;
     let letters = letter_lanes(w) & HIGHS;
     let stop = !(letters | byte_lanes(w, b'\'')) & HIGHS;
     if stop == 0 {
@@ -974,18 +979,10 @@ fn load_word_lower_at(text: &[u8], start: usize, end: usize) -> u64 {
     let len = end - start;
     debug_assert!((1..=8).contains(&len));
     let keep = u64::MAX >> (8 * (8 - len));
-    let raw = if let Some(c) = text.get(start..start + 8) {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        u64::from_le_bytes(w) & keep
-    } else if end >= 8 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&text[end - 8..end]);
-        u64::from_le_bytes(w) >> (8 * (8 - len))
-    } else {
-        return load_short_text_word(&text[start..end]);
-    };
-    raw | ((0x20 * ONES) & keep)
+    match load8_at(text, start) {
+        Some(w) => (w | (0x20 * ONES)) & keep,
+        None => load_short_text_word(&text[start..end]),
+    }
 }
 
 /// The content-word value of a word longer than 8 bytes (rare; out of line so the common
