@@ -29,7 +29,7 @@ use rapport_ingest::signature::{
 };
 use rapport_ingest::{Endpoint, HandshakeError, Headers, IngestError, Secrets};
 use sha2::{Digest, Sha256};
-use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::error::DeliveryError;
 use crate::metrics::{IngestMetrics, Outcome};
@@ -506,15 +506,18 @@ async fn permit<'a>(
     ack_timeout: Duration,
 ) -> Result<SemaphorePermit<'a>, DeliveryError> {
     match permits.try_acquire() {
-        Ok(permit) => return Ok(permit),
-        Err(TryAcquireError::Closed) => {
-            return Err(DeliveryError::internal(
-                "in-flight permits closed",
-                TryAcquireError::Closed,
-            ))
-        }
-        Err(TryAcquireError::NoPermits) => {}
+        Ok(permit) => Ok(permit),
+        // None free, or closed: the timed wait answers both (a closed semaphore at once).
+        Err(_) => permit_timed(permits, deadline, ack_timeout).await,
     }
+}
+
+/// A timed wait for an in-flight permit: 503 (overloaded) when none is free by `deadline`.
+async fn permit_timed<'a>(
+    permits: &'a Semaphore,
+    deadline: Instant,
+    ack_timeout: Duration,
+) -> Result<SemaphorePermit<'a>, DeliveryError> {
     match tokio::time::timeout_at(deadline.into(), permits.acquire()).await {
         Ok(Ok(permit)) => Ok(permit),
         Ok(Err(closed)) => Err(DeliveryError::internal("in-flight permits closed", closed)),
@@ -692,21 +695,6 @@ mod tests {
 
     use super::*;
 
-    /// The plain definition `permit` shortcuts: a timed wait for a permit.
-    async fn permit_plain<'a>(
-        permits: &'a Semaphore,
-        deadline: Instant,
-        ack_timeout: Duration,
-    ) -> Result<SemaphorePermit<'a>, DeliveryError> {
-        match tokio::time::timeout_at(deadline.into(), permits.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(closed)) => Err(DeliveryError::internal("in-flight permits closed", closed)),
-            Err(_elapsed) => Err(DeliveryError::Overloaded {
-                waited: ack_timeout,
-            }),
-        }
-    }
-
     /// What a permit attempt came to, and when (paused time, since the start).
     fn summary(result: &Result<SemaphorePermit<'_>, DeliveryError>) -> &'static str {
         match result {
@@ -752,7 +740,7 @@ mod tests {
                 let result = if fast {
                     permit(&permits, deadline, timeout).await
                 } else {
-                    permit_plain(&permits, deadline, timeout).await
+                    permit_timed(&permits, deadline, timeout).await
                 };
                 outcomes.push((summary(&result), start.elapsed()));
             }
