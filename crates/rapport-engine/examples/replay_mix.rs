@@ -286,11 +286,10 @@ fn digest() {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let rounds = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3);
     match args.get(1).map(String::as_str) {
-        Some("throughput") => throughput(args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3)),
-        Some("throughput-hot") => {
-            throughput_hot(args.get(2).and_then(|r| r.parse().ok()).unwrap_or(3))
-        }
+        Some("throughput") => throughput(rounds),
+        Some("throughput-hot") => throughput_hot(rounds),
         Some("digest") => digest(),
         _ => eprintln!(
             "usage: replay_mix throughput [ROUNDS] | replay_mix throughput-hot [ROUNDS] | replay_mix digest"

@@ -10,11 +10,11 @@
 //!   open in event-time order, every "N after opened_at" deadline is reached in deque order,
 //!   so those timers are cursors, not heaps.
 
-use crate::platform_id::{canonical_number, PlatformId};
 use serde::{Deserialize, Serialize};
 
 use crate::chunks::{serialize_seq, ChunkDeque, ChunkVec};
 use crate::hash::FastMap;
+use crate::platform_id::{canonical_number, PlatformId};
 use crate::table::PosTable;
 
 /// `Slot::ids` of a brand-initiated conversation with no earlier thread.
