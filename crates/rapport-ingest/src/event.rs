@@ -8,7 +8,7 @@
 //! it touches: two brands must get two distinct events.
 
 use rapport_events::{Channel, Direction, InteractionEvent, Kind, Modifier, Party, Platform};
-use sha2::{Digest, Sha256};
+use ring::digest;
 
 use crate::directory::BrandRef;
 use crate::IngestError;
@@ -142,12 +142,12 @@ pub(crate) fn check_time(occurred_at: i64, received_at: i64) -> Result<(), Inges
 /// 128 bits of SHA-256 over length-prefixed parts, as 32 hex digits. Length prefixes keep
 /// `("ab", "c")` and `("a", "bc")` apart.
 pub(crate) fn derive_event_id(platform: Platform, brand_account: &str, parts: &[&str]) -> String {
-    let mut h = Sha256::new();
+    let mut h = digest::Context::new(&digest::SHA256);
     for part in [platform.as_str(), brand_account].iter().chain(parts) {
-        h.update((part.len() as u64).to_be_bytes());
+        h.update(&(part.len() as u64).to_be_bytes());
         h.update(part.as_bytes());
     }
-    hex::encode(&h.finalize()[..16])
+    hex::encode(&h.finish().as_ref()[..16])
 }
 
 /// The events of one delivery, capped at [`MAX_EVENTS_PER_DELIVERY`].
@@ -187,6 +187,21 @@ mod tests {
         assert_ne!(
             derive_event_id(Platform::X, "1", &["ab", "c"]),
             derive_event_id(Platform::X, "1", &["a", "bc"])
+        );
+    }
+
+    #[test]
+    fn event_ids_are_the_first_half_of_sha256_over_the_length_prefixed_parts() {
+        use sha2::Digest as _;
+        let parts = ["", "a", "héllo", &"x".repeat(200)];
+        let mut plain = sha2::Sha256::new();
+        for part in ["mastodon", "acct"].iter().chain(&parts) {
+            plain.update((part.len() as u64).to_be_bytes());
+            plain.update(part.as_bytes());
+        }
+        assert_eq!(
+            derive_event_id(Platform::Mastodon, "acct", &parts),
+            hex::encode(&plain.finalize()[..16])
         );
     }
 

@@ -4,20 +4,20 @@
 //!
 //! Everything here runs before any JSON parsing and never re-serializes: Meta escapes non-ASCII
 //! as `\uXXXX` on the wire, so a body decoded and encoded again hashes differently
-//! (FORMATS.md §0). Comparisons are constant time (`hmac`'s `verify_slice`, `subtle` for
+//! (FORMATS.md §0). Comparisons are constant time (`ring`'s `hmac::verify`, `subtle` for
 //! tokens). Each key may have two active values during a rotation and either one is accepted.
+//!
+//! HMAC is ring's: its SHA-256 is assembly with AVX where the CPU has it, against the portable
+//! Rust of the `sha2` crate that was a tenth of ingest's request-handling CPU, and each secret's
+//! keys are prepared once (the padded key blocks hashed at configuration time), not per request.
 //! The current time is a parameter, never read from the clock, so the checks are plain functions.
 //! This module does not know about HTTP types; callers pass header values through [`Headers`].
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use ring::hmac;
 use subtle::ConstantTimeEq;
 
 use crate::Endpoint;
-
-type HmacSha256 = Hmac<Sha256>;
-type HmacSha1 = Hmac<sha1::Sha1>;
 
 /// Meta's current header (HMAC-SHA256, hex).
 pub const META_SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
@@ -69,34 +69,53 @@ pub enum HandshakeError {
 
 /// The active values of one secret: the current one and, during a rotation, a second one.
 /// Debug output never shows the values.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Secrets {
-    current: Vec<u8>,
-    other: Option<Vec<u8>>,
+    current: Secret,
+    other: Option<Secret>,
+}
+
+/// One secret value and its HMAC keys, prepared once.
+#[derive(Clone)]
+struct Secret {
+    value: Vec<u8>,
+    sha256: hmac::Key,
+    /// Only Meta's legacy `X-Hub-Signature: sha1=` header uses it.
+    sha1: hmac::Key,
+}
+
+impl Secret {
+    fn new(value: &[u8]) -> Self {
+        Secret {
+            value: value.to_vec(),
+            sha256: hmac::Key::new(hmac::HMAC_SHA256, value),
+            sha1: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, value),
+        }
+    }
 }
 
 impl Secrets {
     /// One active secret.
     pub fn new(current: impl AsRef<[u8]>) -> Self {
         Secrets {
-            current: current.as_ref().to_vec(),
+            current: Secret::new(current.as_ref()),
             other: None,
         }
     }
 
     /// Add the second value of a rotation (the old or the new one; both are accepted).
     pub fn with_other(mut self, other: impl AsRef<[u8]>) -> Self {
-        self.other = Some(other.as_ref().to_vec());
+        self.other = Some(Secret::new(other.as_ref()));
         self
     }
 
     /// The value used when rapport itself must sign (X CRC responses).
     pub fn current(&self) -> &[u8] {
-        &self.current
+        &self.current.value
     }
 
-    fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        std::iter::once(self.current.as_slice()).chain(self.other.as_deref())
+    fn iter(&self) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.current).chain(self.other.as_ref())
     }
 }
 
@@ -169,21 +188,13 @@ pub fn verify_meta(
 ) -> Result<(), SignatureError> {
     if let Some(value) = signature_256 {
         let mac = hex_after_prefix(value, "sha256=", META_SIGNATURE_HEADER)?;
-        return check(secrets, mac.as_slice(), |key| {
-            let mut m = new_mac::<HmacSha256>(key);
-            m.update(body);
-            m
-        });
+        return check(secrets, mac.as_slice(), body, |s| &s.sha256);
     }
     let value = legacy_signature.ok_or(SignatureError::MissingHeader {
         header: META_SIGNATURE_HEADER,
     })?;
     let mac = hex_after_prefix(value, "sha1=", HUB_SIGNATURE_HEADER)?;
-    check(secrets, mac.as_slice(), |key| {
-        let mut m = new_mac::<HmacSha1>(key);
-        m.update(body);
-        m
-    })
+    check(secrets, mac.as_slice(), body, |s| &s.sha1)
 }
 
 /// X: `x-twitter-webhooks-signature: sha256=<base64>`.
@@ -208,11 +219,7 @@ pub fn verify_x(
             header: X_SIGNATURE_HEADER,
             reason: "signature is not Base64",
         })?;
-    check(secrets, mac.as_slice(), |key| {
-        let mut m = new_mac::<HmacSha256>(key);
-        m.update(body);
-        m
-    })
+    check(secrets, mac.as_slice(), body, |s| &s.sha256)
 }
 
 /// Mastodon: `X-Hub-Signature: sha256=<hex>`.
@@ -225,11 +232,7 @@ pub fn verify_mastodon(
         header: HUB_SIGNATURE_HEADER,
     })?;
     let mac = hex_after_prefix(value, "sha256=", HUB_SIGNATURE_HEADER)?;
-    check(secrets, mac.as_slice(), |key| {
-        let mut m = new_mac::<HmacSha256>(key);
-        m.update(body);
-        m
-    })
+    check(secrets, mac.as_slice(), body, |s| &s.sha256)
 }
 
 /// rapport's generic endpoint: `X-Rapport-Signature: t=<unix>,v1=<hex>[,v1=<hex>...]`, each
@@ -278,17 +281,11 @@ pub fn verify_generic(
             tolerance_secs: GENERIC_TOLERANCE_SECS,
         });
     }
-    let signed = |key: &[u8]| {
-        let mut m = new_mac::<HmacSha256>(key);
-        m.update(t_text.as_bytes());
-        m.update(b".");
-        m.update(body);
-        m
-    };
-    let matched = macs.iter().any(|mac| {
-        secrets
-            .iter()
-            .any(|key| signed(key).verify_slice(mac).is_ok())
+    // One tag per active secret, compared with every `v1` entry.
+    let matched = secrets.iter().any(|secret| {
+        let tag = generic_tag(&secret.sha256, t_text, body);
+        macs.iter()
+            .any(|mac| bool::from(tag.as_ref().ct_eq(mac.as_slice())))
     });
     if matched {
         Ok(())
@@ -301,11 +298,17 @@ pub fn verify_generic(
 /// sent at `t_unix`.
 pub fn sign_generic(body: &[u8], secret: &[u8], t_unix: i64) -> String {
     let t = t_unix.to_string();
-    let mut m = new_mac::<HmacSha256>(secret);
-    m.update(t.as_bytes());
-    m.update(b".");
-    m.update(body);
-    format!("t={t},v1={}", hex::encode(m.finalize().into_bytes()))
+    let tag = generic_tag(&hmac::Key::new(hmac::HMAC_SHA256, secret), &t, body);
+    format!("t={t},v1={}", hex::encode(tag.as_ref()))
+}
+
+/// The generic scheme's HMAC: over `t + "." + body`.
+fn generic_tag(key: &hmac::Key, t: &str, body: &[u8]) -> hmac::Tag {
+    let mut context = hmac::Context::with_key(key);
+    context.update(t.as_bytes());
+    context.update(b".");
+    context.update(body);
+    context.sign()
 }
 
 /// Meta's GET verification (FORMATS.md §1.1): with `hub.mode=subscribe` and a `hub.verify_token`
@@ -332,7 +335,7 @@ pub fn meta_handshake(query: &str, verify_tokens: &Secrets) -> Result<String, Ha
     let token_ok = verify_tokens
         .iter()
         .fold(subtle::Choice::from(0), |acc, t| {
-            acc | t.ct_eq(token.as_bytes())
+            acc | t.value.ct_eq(token.as_bytes())
         });
     if bool::from(token_ok) {
         Ok(challenge)
@@ -354,28 +357,22 @@ pub fn x_crc_token(query: &str) -> Result<String, HandshakeError> {
 /// consumer secret (X registers one secret per app; the rotation partner is only for POSTs
 /// still signed with the old one).
 pub fn x_crc_response(crc_token: &str, secrets: &Secrets) -> String {
-    let mut m = new_mac::<HmacSha256>(secrets.current());
-    m.update(crc_token.as_bytes());
-    let token = base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes());
+    let tag = hmac::sign(&secrets.current.sha256, crc_token.as_bytes());
+    let token = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
     serde_json::json!({ "response_token": format!("sha256={token}") }).to_string()
 }
 
-fn new_mac<M: Mac + hmac::digest::KeyInit>(key: &[u8]) -> M {
-    // HMAC accepts keys of any length (long keys are hashed), so this cannot fail.
-    match <M as hmac::digest::KeyInit>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC takes keys of any length"),
-    }
-}
-
-fn check<M: Mac>(
+/// `Ok` when `expected` is the HMAC of `body` under any active secret (exact length, constant
+/// time).
+fn check(
     secrets: &Secrets,
     expected: &[u8],
-    mac_for: impl Fn(&[u8]) -> M,
+    body: &[u8],
+    key: impl Fn(&Secret) -> &hmac::Key,
 ) -> Result<(), SignatureError> {
     if secrets
         .iter()
-        .any(|key| mac_for(key).verify_slice(expected).is_ok())
+        .any(|secret| hmac::verify(key(secret), body, expected).is_ok())
     {
         Ok(())
     } else {
@@ -523,6 +520,84 @@ mod tests {
         assert_eq!(percent_decode("%4"), Err(HandshakeError::MalformedQuery));
         assert_eq!(percent_decode("%zz"), Err(HandshakeError::MalformedQuery));
         assert_eq!(percent_decode("%FF"), Err(HandshakeError::MalformedQuery));
+    }
+
+    /// The `hmac` and `sha2`/`sha1` crates, an implementation independent of ring's.
+    mod oracle {
+        use hmac::{Hmac, Mac};
+
+        pub fn sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+            let mut m = <Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+                .expect("any key length");
+            parts.iter().for_each(|p| m.update(p));
+            m.finalize().into_bytes().to_vec()
+        }
+
+        pub fn sha1(key: &[u8], body: &[u8]) -> Vec<u8> {
+            let mut m = <Hmac<sha1::Sha1> as hmac::digest::KeyInit>::new_from_slice(key)
+                .expect("any key length");
+            m.update(body);
+            m.finalize().into_bytes().to_vec()
+        }
+    }
+
+    proptest::proptest! {
+        /// Every scheme accepts the tag the independent HMAC computes, under either active
+        /// secret, and refuses it with one bit changed. Keys longer than a SHA block (64 bytes)
+        /// are hashed first by HMAC; the range covers both sides of that.
+        #[test]
+        fn signatures_agree_with_an_independent_hmac(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+            other in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..80),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            use_other in proptest::prelude::any::<bool>(),
+            flip in 0usize..256,
+        ) {
+            let secrets = if use_other {
+                Secrets::new(&other).with_other(&key)
+            } else {
+                Secrets::new(&key)
+            };
+            let mut bad = oracle::sha256(&key, &[&body]);
+            bad[flip % 32] ^= 1 << (flip % 8);
+
+            let good = oracle::sha256(&key, &[&body]);
+            let meta = |mac: &[u8]| verify_meta(Some(&format!("sha256={}", hex::encode(mac))), None, &body, &secrets);
+            proptest::prop_assert_eq!(meta(&good), Ok(()));
+            proptest::prop_assert_eq!(meta(&bad), Err(SignatureError::Mismatch));
+
+            let hub = |mac: &[u8]| verify_mastodon(Some(&format!("sha256={}", hex::encode(mac))), &body, &secrets);
+            proptest::prop_assert_eq!(hub(&good), Ok(()));
+            proptest::prop_assert_eq!(hub(&bad), Err(SignatureError::Mismatch));
+
+            let b64 = |mac: &[u8]| base64::engine::general_purpose::STANDARD.encode(mac);
+            let x = |mac: &[u8]| verify_x(Some(&format!("sha256={}", b64(mac))), &body, &secrets);
+            proptest::prop_assert_eq!(x(&good), Ok(()));
+            proptest::prop_assert_eq!(x(&bad), Err(SignatureError::Mismatch));
+
+            let legacy = oracle::sha1(&key, &body);
+            let mut legacy_bad = legacy.clone();
+            legacy_bad[flip % 20] ^= 1 << (flip % 8);
+            let meta1 = |mac: &[u8]| verify_meta(None, Some(&format!("sha1={}", hex::encode(mac))), &body, &secrets);
+            proptest::prop_assert_eq!(meta1(&legacy), Ok(()));
+            proptest::prop_assert_eq!(meta1(&legacy_bad), Err(SignatureError::Mismatch));
+
+            let now = 1_700_000_000;
+            let t = now.to_string();
+            let generic = oracle::sha256(&key, &[t.as_bytes(), b".", &body]);
+            proptest::prop_assert_eq!(sign_generic(&body, &key, now), format!("t={t},v1={}", hex::encode(&generic)));
+            let header = format!("t={t},v1={},v1={}", hex::encode(&bad), hex::encode(&generic));
+            proptest::prop_assert_eq!(verify_generic(Some(&header), &body, &secrets, now), Ok(()));
+            let header = format!("t={t},v1={}", hex::encode(&bad));
+            proptest::prop_assert_eq!(verify_generic(Some(&header), &body, &secrets, now), Err(SignatureError::Mismatch));
+
+            let crc = String::from_utf8_lossy(&body).into_owned();
+            let expected = serde_json::json!({
+                "response_token": format!("sha256={}", b64(&oracle::sha256(secrets.current(), &[crc.as_bytes()])))
+            });
+            let answered: serde_json::Value = serde_json::from_str(&x_crc_response(&crc, &secrets)).expect("json");
+            proptest::prop_assert_eq!(answered, expected);
+        }
     }
 
     #[test]
