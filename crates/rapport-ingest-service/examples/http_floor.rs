@@ -1,0 +1,106 @@
+//! The floors under `rapport ingest` on this machine, for the benchmark (not part of the
+//! service). The same connection handling as the service (`serve`: hyper HTTP/1.1 under
+//! rapport's header limits, the head guard, the same tokio runtime) in front of a handler that
+//! reads the body and answers 200:
+//!
+//! - `http_floor ADDR`: nothing else. No signature check, no parsing, no Kafka.
+//! - `http_floor ADDR CONFIG`: also produces the body as one record with the service's
+//!   producer settings (`[kafka]` of the rapport config: idempotent, `acks=all`, the same
+//!   linger) to the configured interactions topic, and answers after the ack, as the service
+//!   does. Keys spread over 4096 values, so every partition gets records.
+//!
+//! Whatever CPU per request these need under `rapport loadgen` is spent before rapport's own
+//! work (signature, normalization, Avro, metrics) starts.
+//!
+//!     cargo build --release -p rapport-ingest-service --example http_floor
+//!     target/release/examples/http_floor 127.0.0.1:18080 [rapport.toml] &
+//!     rapport -c <config with a Meta brand> loadgen --url http://127.0.0.1:18080 \
+//!         --rate 10000 --duration 10 --connections 128 --watch floor=$!
+//!
+//! `deploy/local/bench-ingest` runs both after the service when `FLOOR=1`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use rapport_ingest_service::serve::{serve, HeaderLimits};
+use rapport_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
+use rapport_runtime::Config;
+
+/// A producer and its topic, when the floor includes Kafka.
+struct Kafka {
+    producer: FutureProducer,
+    topic: String,
+    sent: AtomicU64,
+}
+
+impl Kafka {
+    async fn produce(&self, body: &[u8]) -> StatusCode {
+        let n = self.sent.fetch_add(1, Ordering::Relaxed);
+        let key = format!("bench:{}", n % 4096);
+        let record = FutureRecord::to(&self.topic)
+            .key(key.as_str())
+            .payload(body);
+        let ack = match self.producer.send_result(record) {
+            Ok(ack) => ack,
+            Err(_) => return StatusCode::SERVICE_UNAVAILABLE,
+        };
+        match ack.await {
+            Ok(Ok(_)) => StatusCode::OK,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr: SocketAddr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18080".to_owned())
+        .parse()?;
+    let config = match std::env::args().nth(2) {
+        Some(path) => Some(Config::load(Some(&PathBuf::from(path)))?),
+        None => None,
+    };
+    // The service's runtime: multi-threaded, one worker per core.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        // Created inside the runtime: the producer's delivery futures wake tokio tasks.
+        let kafka = match &config {
+            Some(config) => Some(Arc::new(Kafka {
+                producer: rapport_kafka::producer(&config.kafka)?,
+                topic: config.kafka.interactions_topic.clone(),
+                sent: AtomicU64::new(0),
+            })),
+            None => None,
+        };
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        // The body is read to its end, as the service reads it before verifying.
+        let app = Router::new().route(
+            "/webhooks/meta",
+            post(move |body: Bytes| async move {
+                match kafka.as_deref() {
+                    Some(kafka) => kafka.produce(&body).await,
+                    None => StatusCode::OK,
+                }
+            }),
+        );
+        // rapport's default header limits.
+        let limits = HeaderLimits {
+            max_count: 64,
+            max_bytes: 16 * 1024,
+        };
+        let stop = async {
+            tokio::signal::ctrl_c().await.ok();
+        };
+        serve(listener, app, None, limits, stop, Duration::from_secs(1)).await;
+        Ok(())
+    })
+}
