@@ -572,6 +572,24 @@ async fn routing_answers_as_the_axum_router_did() {
         let response = without_date(&raw(service.addr, request.as_bytes()).await);
         assert_eq!(&response, expected, "{request}");
     }
+    // An authentic delivery with no events: the 200 with an empty body, answered without the
+    // broker.
+    let body = br#"{"object":"page","entry":[]}"#;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(META_SECRET.as_bytes())
+        .expect("any key length");
+    hmac::Mac::update(&mut mac, body);
+    let signature = hex::encode(hmac::Mac::finalize(mac).into_bytes());
+    let mut request = format!(
+        "POST /webhooks/meta HTTP/1.1\r\nHost: ingest\r\nX-Hub-Signature-256: sha256={signature}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    assert_eq!(
+        without_date(&raw(service.addr, &request).await),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n"
+    );
     // Only requests that reached a handler are counted.
     let mut text = Vec::new();
     prometheus::Encoder::encode(
@@ -588,6 +606,7 @@ async fn routing_answers_as_the_axum_router_did() {
     assert_eq!(
         counted,
         [
+            r#"rapport_ingest_requests_total{outcome="accepted",platform="meta"} 1"#,
             r#"rapport_ingest_requests_total{outcome="bad_signature",platform="meta"} 3"#,
             r#"rapport_ingest_requests_total{outcome="bad_signature",platform="x"} 1"#,
             r#"rapport_ingest_requests_total{outcome="disabled",platform="generic"} 2"#,
