@@ -153,10 +153,14 @@ pub async fn dispatch(state: Arc<AppState>, peer: PeerAddr, request: Request) ->
 
 /// What axum's Router did to every answer of a route: name the body's length when it is known
 /// and no header does yet (hyper would name it too, but after its own headers, so the head
-/// would not be the same bytes), and send no body to a HEAD request.
+/// would not be the same bytes), and send no body to a HEAD request. An empty body outside HEAD
+/// is left alone: hyper drops a `content-length: 0` header there and writes its own after the
+/// others, so the header only cost the answer's header map (every accepted delivery's answer).
 fn route_answer(mut response: Response, head: bool) -> Response {
-    if !response.headers().contains_key(header::CONTENT_LENGTH) {
-        if let Some(len) = response.body().size_hint().exact() {
+    let body = response.body();
+    let unseen = !head && body.is_end_stream();
+    if let Some(len) = body.size_hint().exact().filter(|_| !unseen) {
+        if !response.headers().contains_key(header::CONTENT_LENGTH) {
             let value = match len {
                 0 => HeaderValue::from_static("0"),
                 n => HeaderValue::from(n),
