@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -63,6 +62,10 @@ pub struct AppState {
     /// Generic event ids produced recently (replay protection).
     pub replay: Arc<RecentEvents>,
 }
+
+/// A request of the public port as hyper hands it over: its body unread, and not boxed into
+/// axum's `Body` since nothing here needs the type erased.
+pub type Request = axum::http::Request<hyper::body::Incoming>;
 
 /// Where a request of the public port goes: a handler, or a refusal the route table decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,7 +257,7 @@ async fn generic(state: &AppState, request: Incoming) -> Response {
 struct Incoming {
     peer: Option<PeerAddr>,
     headers: HeaderMap,
-    body: Body,
+    body: hyper::body::Incoming,
 }
 
 impl Incoming {
@@ -738,11 +741,11 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Read the whole body, refusing it with 413 as soon as it passes `limit` (a chunked body has
 /// no length to check up front) and with 408 when it has not arrived within `timeout`.
-pub async fn read_body(
-    body: Body,
-    limit: usize,
-    timeout: Duration,
-) -> Result<Bytes, DeliveryError> {
+pub async fn read_body<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, DeliveryError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
     // A body that came with its head is ready at the first poll: the timer is never
     // registered then.
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {

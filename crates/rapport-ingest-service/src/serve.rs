@@ -166,7 +166,7 @@ pub async fn serve<H, F>(
     stop: impl Future<Output = ()>,
     drain: Duration,
 ) where
-    H: Fn(Request<Body>, PeerAddr) -> F + Clone + Send + 'static,
+    H: Fn(Request<Incoming>, PeerAddr) -> F + Clone + Send + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
@@ -279,7 +279,7 @@ async fn connection<I, H, F>(
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Fn(Request<Body>, PeerAddr) -> F + Send + 'static,
+    H: Fn(Request<Incoming>, PeerAddr) -> F + Send + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let activity = Arc::new(Activity::default());
@@ -287,7 +287,7 @@ async fn connection<I, H, F>(
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let busy = requests.begin();
         let answer = match limits.check(&request) {
-            None => Ok(handler(request.map(Body::new), PeerAddr(peer))),
+            None => Ok(handler(request, PeerAddr(peer))),
             Some(refused) => Err(refused),
         };
         async move {
