@@ -15,14 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Extension;
-use axum::Router;
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use rapport_events::{DeadLetter, Stage};
 use rapport_ingest::signature::{
     self, GENERIC_SIGNATURE_HEADER, HUB_SIGNATURE_HEADER, META_SIGNATURE_HEADER, X_SIGNATURE_HEADER,
@@ -66,21 +63,118 @@ pub struct AppState {
     pub replay: Arc<RecentEvents>,
 }
 
-/// Peer address of a request, when the connection loop attached one.
-type Peer = Option<Extension<PeerAddr>>;
+/// A request of the public port as hyper hands it over: its body unread, and not boxed into
+/// axum's `Body` since nothing here needs the type erased.
+pub type Request = axum::http::Request<hyper::body::Incoming>;
 
-/// The webhook routes.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/webhooks/meta", get(meta_handshake).post(meta))
-        .route("/webhooks/x", get(x_crc).post(x))
-        .route("/webhooks/mastodon", post(mastodon))
-        .route(
-            "/webhooks/mastodon/{account_id}",
-            post(mastodon_for_account),
+/// Where a request of the public port goes: a handler, or a refusal the route table decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    MetaHandshake,
+    XCrc,
+    Meta,
+    X,
+    Mastodon,
+    /// The account id percent-decoded.
+    MastodonAccount(String),
+    Generic,
+    /// A Mastodon account id that is not UTF-8 once percent-decoded.
+    BadAccountId,
+    /// A known path with another method; the methods it takes, as `Allow` lists them.
+    NotAllowed(&'static str),
+    NotFound,
+}
+
+impl Route {
+    /// The route of a request, decided as axum's Router decided it for the same route table:
+    /// the raw (still percent-encoded) path matched exactly, so a trailing slash or an empty or
+    /// nested account id is no route; a GET route takes HEAD too.
+    fn of(method: &Method, path: &str) -> Route {
+        let get = method == Method::GET || method == Method::HEAD;
+        let post = method == Method::POST;
+        let Some(rest) = path.strip_prefix("/webhooks/") else {
+            return Route::NotFound;
+        };
+        match rest {
+            "meta" if get => Route::MetaHandshake,
+            "meta" if post => Route::Meta,
+            "x" if get => Route::XCrc,
+            "x" if post => Route::X,
+            "meta" | "x" => Route::NotAllowed("GET,HEAD,POST"),
+            "mastodon" if post => Route::Mastodon,
+            "generic" if post => Route::Generic,
+            "mastodon" | "generic" => Route::NotAllowed("POST"),
+            _ => match rest.strip_prefix("mastodon/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => {
+                    if !post {
+                        return Route::NotAllowed("POST");
+                    }
+                    match percent_encoding::percent_decode_str(id).decode_utf8() {
+                        Ok(id) => Route::MastodonAccount(id.into_owned()),
+                        Err(_) => Route::BadAccountId,
+                    }
+                }
+                _ => Route::NotFound,
+            },
+        }
+    }
+}
+
+/// Answer one request of the public port. A direct match over the few fixed routes rather than
+/// axum's Router, which cloned itself, boxed a service and ran a oneshot for every request.
+/// The answers are the Router's: 404 with no body for an unknown path, 405 with `Allow` for
+/// another method on a known one, GET handlers answering HEAD without the body, and a
+/// `Content-Length` on every answer of a route whose body length is known.
+pub async fn dispatch(state: Arc<AppState>, peer: PeerAddr, request: Request) -> Response {
+    let head = request.method() == Method::HEAD;
+    let state = &*state;
+    let response = match Route::of(request.method(), request.uri().path()) {
+        Route::MetaHandshake => meta_handshake(state, peer, request).await,
+        Route::XCrc => x_crc(state, peer, request).await,
+        Route::Meta => meta(state, Incoming::new(request, peer)).await,
+        Route::X => x(state, Incoming::new(request, peer)).await,
+        Route::Mastodon => mastodon(state, Incoming::new(request, peer)).await,
+        Route::MastodonAccount(id) => {
+            mastodon_for_account(state, id, Incoming::new(request, peer)).await
+        }
+        Route::Generic => generic(state, Incoming::new(request, peer)).await,
+        // Axum's `Path` extractor refused such an id with this answer.
+        Route::BadAccountId => (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Invalid URL: Invalid UTF-8 in `account_id`",
         )
-        .route("/webhooks/generic", post(generic))
-        .with_state(state)
+            .into_response(),
+        Route::NotAllowed(allow) => {
+            (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, allow)]).into_response()
+        }
+        // The Router's fallback answered as it is, without the route treatment below.
+        Route::NotFound => return StatusCode::NOT_FOUND.into_response(),
+    };
+    route_answer(response, head)
+}
+
+/// What axum's Router did to every answer of a route: name the body's length when it is known
+/// and no header does yet (hyper would name it too, but after its own headers, so the head
+/// would not be the same bytes), and send no body to a HEAD request. An empty body outside HEAD
+/// is left alone: hyper drops a `content-length: 0` header there and writes its own after the
+/// others, so the header only cost the answer's header map (every accepted delivery's answer).
+fn route_answer(mut response: Response, head: bool) -> Response {
+    let body = response.body();
+    let unseen = !head && body.is_end_stream();
+    if let Some(len) = body.size_hint().exact().filter(|_| !unseen) {
+        if !response.headers().contains_key(header::CONTENT_LENGTH) {
+            let value = match len {
+                0 => HeaderValue::from_static("0"),
+                n => HeaderValue::from(n),
+            };
+            response.headers_mut().insert(header::CONTENT_LENGTH, value);
+        }
+    }
+    if head {
+        *response.body_mut() = Body::empty();
+    }
+    response
 }
 
 /// The endpoint families; `label` is the bounded `platform` metric label.
@@ -134,54 +228,45 @@ impl Family {
     }
 }
 
-async fn meta(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let request = Incoming::new(request);
-    deliver(&state, Family::Meta, Endpoint::Meta, None, request).await
+async fn meta(state: &AppState, request: Incoming) -> Response {
+    deliver(state, Family::Meta, Endpoint::Meta, None, request).await
 }
 
-async fn x(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let request = Incoming::new(request);
-    deliver(&state, Family::X, Endpoint::X, None, request).await
+async fn x(state: &AppState, request: Incoming) -> Response {
+    deliver(state, Family::X, Endpoint::X, None, request).await
 }
 
-async fn mastodon(State(state): State<Arc<AppState>>, request: Request) -> Response {
+async fn mastodon(state: &AppState, request: Incoming) -> Response {
     let endpoint = Endpoint::Mastodon { account_id: None };
-    let request = Incoming::new(request);
-    deliver(&state, Family::Mastodon, endpoint, None, request).await
+    deliver(state, Family::Mastodon, endpoint, None, request).await
 }
 
-async fn mastodon_for_account(
-    State(state): State<Arc<AppState>>,
-    Path(account_id): Path<String>,
-    request: Request,
-) -> Response {
+async fn mastodon_for_account(state: &AppState, account_id: String, request: Incoming) -> Response {
     let source = format!("{}/{account_id}", Family::Mastodon.path());
     let endpoint = Endpoint::Mastodon {
         account_id: Some(account_id),
     };
-    let request = Incoming::new(request);
-    deliver(&state, Family::Mastodon, endpoint, Some(source), request).await
+    deliver(state, Family::Mastodon, endpoint, Some(source), request).await
 }
 
-async fn generic(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let request = Incoming::new(request);
-    deliver(&state, Family::Generic, Endpoint::Generic, None, request).await
+async fn generic(state: &AppState, request: Incoming) -> Response {
+    deliver(state, Family::Generic, Endpoint::Generic, None, request).await
 }
 
 /// What a POST handler hands on: the peer, the head and the unread body.
 struct Incoming {
     peer: Option<PeerAddr>,
     headers: HeaderMap,
-    body: Body,
+    body: hyper::body::Incoming,
 }
 
 impl Incoming {
     /// Takes the head apart rather than through axum's `HeaderMap` extractor, which clones
     /// the whole header map of every request.
-    fn new(request: Request) -> Incoming {
+    fn new(request: Request, peer: PeerAddr) -> Incoming {
         let (parts, body) = request.into_parts();
         Incoming {
-            peer: parts.extensions.get::<PeerAddr>().copied(),
+            peer: Some(peer),
             headers: parts.headers,
             body,
         }
@@ -210,26 +295,23 @@ fn admit(state: &AppState, family: Family, ip: Option<IpAddr>) -> Result<(), Del
 }
 
 /// GET /webhooks/meta: echo `hub.challenge` when the verify token matches, else 403.
-async fn meta_handshake(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
+async fn meta_handshake(state: &AppState, peer: PeerAddr, request: Request) -> Response {
     let started = Instant::now();
-    let ip = client_ip(&state.settings, peer.map(|Extension(p)| p), &headers);
+    let (parts, _) = request.into_parts();
+    let query = parts.uri.query();
+    let ip = client_ip(&state.settings, Some(peer), &parts.headers);
     let result = (|| {
         Family::Meta
             .secrets(&state.settings)
             .ok_or(DeliveryError::Disabled {
                 endpoint: Family::Meta.path(),
             })?;
-        admit(&state, Family::Meta, ip)?;
+        admit(state, Family::Meta, ip)?;
         let Some(tokens) = &state.settings.secrets.meta_verify_token else {
             tracing::warn!("Meta handshake refused: ingest.meta.verify_token is not configured");
             return Err(IngestError::from(HandshakeError::TokenMismatch).into());
         };
-        signature::meta_handshake(query.as_deref().unwrap_or(""), tokens)
+        signature::meta_handshake(query.unwrap_or(""), tokens)
             .map_err(|e| DeliveryError::from(IngestError::from(e)))
     })();
     let response = result.map(|challenge| {
@@ -239,26 +321,23 @@ async fn meta_handshake(
             challenge,
         )
     });
-    handshake_done(&state, Family::Meta, started, response)
+    handshake_done(state, Family::Meta, started, response)
 }
 
 /// GET /webhooks/x: answer the CRC check with the signed `response_token`.
-async fn x_crc(
-    State(state): State<Arc<AppState>>,
-    peer: Peer,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
+async fn x_crc(state: &AppState, peer: PeerAddr, request: Request) -> Response {
     let started = Instant::now();
-    let ip = client_ip(&state.settings, peer.map(|Extension(p)| p), &headers);
+    let (parts, _) = request.into_parts();
+    let query = parts.uri.query();
+    let ip = client_ip(&state.settings, Some(peer), &parts.headers);
     let result = (|| {
         let secrets = Family::X
             .secrets(&state.settings)
             .ok_or(DeliveryError::Disabled {
                 endpoint: Family::X.path(),
             })?;
-        admit(&state, Family::X, ip)?;
-        let token = signature::x_crc_token(query.as_deref().unwrap_or(""))
+        admit(state, Family::X, ip)?;
+        let token = signature::x_crc_token(query.unwrap_or(""))
             .map_err(|e| DeliveryError::from(IngestError::from(e)))?;
         Ok(signature::x_crc_response(&token, secrets))
     })();
@@ -269,7 +348,7 @@ async fn x_crc(
             body,
         )
     });
-    handshake_done(&state, Family::X, started, response)
+    handshake_done(state, Family::X, started, response)
 }
 
 fn handshake_done(
@@ -662,11 +741,11 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Read the whole body, refusing it with 413 as soon as it passes `limit` (a chunked body has
 /// no length to check up front) and with 408 when it has not arrived within `timeout`.
-pub async fn read_body(
-    body: Body,
-    limit: usize,
-    timeout: Duration,
-) -> Result<Bytes, DeliveryError> {
+pub async fn read_body<B>(body: B, limit: usize, timeout: Duration) -> Result<Bytes, DeliveryError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<axum::BoxError>,
+{
     // A body that came with its head is ready at the first poll: the timer is never
     // registered then.
     match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
@@ -694,6 +773,183 @@ mod tests {
     use futures::stream;
 
     use super::*;
+
+    /// The plain definition of the route table: axum's Router with these routes, each
+    /// handler naming itself.
+    fn axum_routes() -> axum::Router {
+        use axum::extract::Path;
+        use axum::routing::{get, post};
+        let named = |name: &'static str| move || async move { name };
+        axum::Router::new()
+            .route(
+                "/webhooks/meta",
+                get(named("meta handshake")).post(named("meta")),
+            )
+            .route("/webhooks/x", get(named("x crc")).post(named("x")))
+            .route("/webhooks/mastodon", post(named("mastodon")))
+            .route(
+                "/webhooks/mastodon/{account_id}",
+                post(|Path(id): Path<String>| async move { format!("account {id}") }),
+            )
+            .route("/webhooks/generic", post(named("generic")))
+    }
+
+    /// What the Router answers to `method` on `target`: status, `Allow`, body.
+    async fn axum_answer(method: &Method, target: &str) -> (u16, Option<String>, String) {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(target)
+            .body(Body::empty())
+            .expect("request");
+        let response = axum_routes().oneshot(request).await.expect("infallible");
+        let status = response.status().as_u16();
+        let allow = response
+            .headers()
+            .get(header::ALLOW)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        (
+            status,
+            allow,
+            String::from_utf8(body.to_vec()).expect("utf-8"),
+        )
+    }
+
+    /// The same, from [`Route::of`] (a HEAD answer has no body).
+    fn route_answer_of(method: &Method, target: &str) -> (u16, Option<String>, String) {
+        let uri: axum::http::Uri = target.parse().expect("uri");
+        let (status, allow, body) = match Route::of(method, uri.path()) {
+            Route::MetaHandshake => (200, None, "meta handshake".to_owned()),
+            Route::XCrc => (200, None, "x crc".to_owned()),
+            Route::Meta => (200, None, "meta".to_owned()),
+            Route::X => (200, None, "x".to_owned()),
+            Route::Mastodon => (200, None, "mastodon".to_owned()),
+            Route::MastodonAccount(id) => (200, None, format!("account {id}")),
+            Route::Generic => (200, None, "generic".to_owned()),
+            Route::BadAccountId => (
+                400,
+                None,
+                "Invalid URL: Invalid UTF-8 in `account_id`".to_owned(),
+            ),
+            Route::NotAllowed(allow) => (405, Some(allow.to_owned()), String::new()),
+            Route::NotFound => (404, None, String::new()),
+        };
+        let body = if method == Method::HEAD {
+            String::new()
+        } else {
+            body
+        };
+        (status, allow, body)
+    }
+
+    fn methods() -> Vec<Method> {
+        let mut methods = vec![
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+            Method::PATCH,
+            Method::TRACE,
+        ];
+        methods.push(Method::from_bytes(b"BREW").expect("method"));
+        methods
+    }
+
+    #[tokio::test]
+    async fn routes_are_decided_as_axums_router_decided_them() {
+        let prefixes = [
+            "",
+            "/webhooks",
+            "/webhooks/",
+            "//webhooks/",
+            "/Webhooks/",
+            "/webhooks//",
+        ];
+        let rests = [
+            "",
+            "meta",
+            "x",
+            "mastodon",
+            "generic",
+            "Meta",
+            "metax",
+            "xx",
+            "meta/",
+            "x/",
+            "generic/",
+            "mastodon/",
+            "mastodon//",
+            "mastodon/acct",
+            "mastodon/acct/",
+            "mastodon/a/b",
+            "mastodon/a%20b",
+            "mastodon/a%FF",
+            "mastodon/%E2%82%AC",
+            "mastodon/%e2%82",
+            "mastodon/a%2Fb",
+            "mastodon/%",
+            "mastodon/%zz",
+            "mastodon/a+b",
+            "mastodon/{id}",
+            "mastodon/*",
+            "mastodon/.",
+            "mastodon/..",
+            "%6Deta",
+            "me%74a",
+        ];
+        let queries = ["", "?", "?q=1", "?hub.challenge=c&x=/webhooks/meta"];
+        let mut checked = 0;
+        for prefix in prefixes {
+            for rest in rests {
+                for query in queries {
+                    let target = format!("{prefix}{rest}{query}");
+                    if target.parse::<axum::http::Uri>().is_err() {
+                        continue;
+                    }
+                    for method in methods() {
+                        assert_eq!(
+                            route_answer_of(&method, &target),
+                            axum_answer(&method, &target).await,
+                            "{method} {target}"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 5000, "{checked}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn any_path_is_routed_as_axums_router_routes_it(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "/", "/webhooks", "/webhooks/", "meta", "x", "mastodon", "generic", "%",
+                    "%2F", "%FF", "%41", "a", ".", "?", "&", "=",
+                ]),
+                0..8,
+            ),
+            method in proptest::sample::select(methods()),
+        ) {
+            let target = format!("/{}", parts.concat());
+            proptest::prop_assume!(target.parse::<axum::http::Uri>().is_ok());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            let plain = runtime.block_on(axum_answer(&method, &target));
+            proptest::prop_assert_eq!(route_answer_of(&method, &target), plain);
+        }
+    }
 
     /// What a permit attempt came to, and when (paused time, since the start).
     fn summary(result: &Result<SemaphorePermit<'_>, DeliveryError>) -> &'static str {

@@ -1,17 +1,18 @@
 //! The public port's connection handling: accept TCP, optionally terminate TLS (rustls, from
-//! PEM files), speak HTTP/1.1 with hyper under rapport's header limits, hand each request to the
-//! router with the peer address attached, and on shutdown stop accepting and let open
-//! connections finish their current request.
+//! PEM files), speak HTTP/1.1 with hyper under rapport's header limits, hand each request and
+//! its peer address to the handler, and on shutdown stop accepting and let open connections
+//! finish their current request.
 //!
 //! Owned here rather than left to `axum::serve` because that offers neither TLS nor hyper's
 //! connection settings. Header limits are enforced twice on purpose: hyper refuses a head with
 //! more fields than `max_header_count` or larger than its read buffer (sized from
 //! `max_header_bytes`) with 431 before anything is allocated per field, and the exact byte
-//! total of names and values is checked here, also 431, before routing.
+//! total of names and values is checked here, also 431, before the handler sees the request.
 //!
 //! Slow request heads are cut here too, by one lazily re-armed timer per connection rather than
 //! hyper's `header_read_timeout`, which creates, registers and drops a boxed timer per request.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +21,6 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -28,7 +28,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::rustls;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt as _;
 
 /// A client has this long to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +40,7 @@ const HEAD_GUARD_IDLE_LOOKS: u32 = 3;
 /// Pause after a failed `accept` (out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// The TCP peer of a request, attached as a request extension.
+/// The TCP peer of a request, handed to the handler with it.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
@@ -157,15 +156,19 @@ impl HeaderLimits {
 }
 
 /// Accept connections on `listener` until `stop` resolves, then wait up to `drain` for open
-/// connections to finish their in-flight request.
-pub async fn serve(
+/// connections to finish their in-flight request. Every request within the header limits goes
+/// to `handler` with its peer.
+pub async fn serve<H, F>(
     listener: TcpListener,
-    app: Router,
+    handler: H,
     tls: Option<TlsAcceptor>,
     limits: HeaderLimits,
-    stop: impl std::future::Future<Output = ()>,
+    stop: impl Future<Output = ()>,
     drain: Duration,
-) {
+) where
+    H: Fn(Request<Incoming>, PeerAddr) -> F + Clone + Send + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     // No timer: the head guard in `connection` replaces hyper's per-request one.
@@ -190,16 +193,16 @@ pub async fn serve(
             tracing::debug!(%error, "cannot set TCP_NODELAY");
         }
         let watcher = graceful.watcher();
-        let app = app.clone();
+        let handler = handler.clone();
         let http = Arc::clone(&http);
         let tls = tls.clone();
         tokio::spawn(async move {
             match tls {
-                None => connection(tcp, peer, app, &http, limits, watcher).await,
+                None => connection(tcp, peer, handler, &http, limits, watcher).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
-                            connection(stream, peer, app, &http, limits, watcher).await
+                            connection(stream, peer, handler, &http, limits, watcher).await
                         }
                         Ok(Err(error)) => {
                             tracing::debug!(%error, "TLS handshake failed")
@@ -267,28 +270,32 @@ async fn head_guard(activity: &Activity) {
     }
 }
 
-async fn connection<I>(
+async fn connection<I, H, F>(
     io: I,
     peer: SocketAddr,
-    app: Router,
+    handler: H,
     http: &hyper::server::conn::http1::Builder,
     limits: HeaderLimits,
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, PeerAddr) -> F + Send + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
 {
     let activity = Arc::new(Activity::default());
     let requests = Arc::clone(&activity);
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let busy = requests.begin();
-        let app = app.clone();
+        let answer = match limits.check(&request) {
+            None => Ok(handler(request, PeerAddr(peer))),
+            Some(refused) => Err(refused),
+        };
         async move {
             let _busy = busy;
-            if let Some(refused) = limits.check(&request) {
-                return Ok::<_, std::convert::Infallible>(refused);
-            }
-            request.extensions_mut().insert(PeerAddr(peer));
-            app.oneshot(request.map(Body::new)).await
+            Ok::<_, std::convert::Infallible>(match answer {
+                Ok(handling) => handling.await,
+                Err(refused) => refused,
+            })
         }
     });
     let conn = watcher.watch(http.serve_connection(TokioIo::new(io), service));
@@ -310,25 +317,21 @@ async fn connection<I>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::routing::post;
     use hyper_util::server::graceful::GracefulShutdown;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
     use tokio::time::Instant;
 
     const REQUEST: &[u8] = b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
 
-    /// A connection served over an in-memory pipe, with a route that answers after `work`;
-    /// returns the client's end. Time is paused in these tests: sleeps end as soon as every
-    /// task waits.
+    /// A connection served over an in-memory pipe, with a handler that answers every request
+    /// after `work`; returns the client's end. Time is paused in these tests: sleeps end as
+    /// soon as every task waits.
     fn serve_one(work: Duration, graceful: &GracefulShutdown) -> DuplexStream {
         let (client, server) = tokio::io::duplex(64 * 1024);
-        let app = Router::new().route(
-            "/slow",
-            post(move || async move {
-                tokio::time::sleep(work).await;
-                "done"
-            }),
-        );
+        let handler = move |_request, _peer| async move {
+            tokio::time::sleep(work).await;
+            Response::new(Body::from("done"))
+        };
         let mut http = hyper::server::conn::http1::Builder::new();
         http.header_read_timeout(None);
         let limits = HeaderLimits {
@@ -337,11 +340,13 @@ mod tests {
         };
         let peer = SocketAddr::from(([127, 0, 0, 1], 1));
         let watcher = graceful.watcher();
-        tokio::spawn(async move { connection(server, peer, app, &http, limits, watcher).await });
+        tokio::spawn(
+            async move { connection(server, peer, handler, &http, limits, watcher).await },
+        );
         client
     }
 
-    /// Read until the answer to one request is complete (the route's body ends it).
+    /// Read until the answer to one request is complete (the handler's body ends it).
     async fn answer(client: &mut DuplexStream) -> String {
         let mut got = Vec::new();
         let mut buf = [0u8; 1024];

@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use crate::http::Family;
-use crate::http::{router, AppState};
+use crate::http::{dispatch, AppState};
 use crate::metrics::IngestMetrics;
 use crate::rate_limit::RateLimiter;
 use crate::replay::RecentEvents;
@@ -145,12 +145,12 @@ pub async fn start(
         health.begin_shutdown();
         tracing::info!("ingest: shutdown begun, no longer ready; draining in-flight deliveries");
     };
-    let app = router(state);
+    let handler = move |request, peer| dispatch(Arc::clone(&state), peer, request);
     if tls.is_some() {
         tracing::info!(listen = %local, "ingest: the public port serves HTTPS only");
     }
     let task = tokio::spawn(async move {
-        serve(listener, app, tls, header_limits, signal, drain).await;
+        serve(listener, handler, tls, header_limits, signal, drain).await;
         flush(producer).await
     });
     Ok(IngestServer { addr: local, task })

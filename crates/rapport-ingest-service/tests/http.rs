@@ -381,3 +381,240 @@ async fn unusable_tls_files_stop_the_start() {
     .is_err());
     std::fs::remove_dir_all(&dir).expect("remove temp dir");
 }
+
+/// A response with its `date` value blanked, the only part that changes between runs.
+fn without_date(response: &str) -> String {
+    response
+        .split("\r\n")
+        .map(|line| match line.split_once(':') {
+            Some((name, _)) if name.eq_ignore_ascii_case("date") => "date: -",
+            _ => line,
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// Every route, unknown paths, wrong methods, HEAD, trailing slashes, query strings and odd
+/// request targets, answered byte for byte (but the date) as axum's Router answered them
+/// before the public port dispatched by itself; requests that never reached a handler are not
+/// counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routing_answers_as_the_axum_router_did() {
+    let service = Service::start(config()).await;
+    let cases: &[(&str, &str)] = &[
+        (
+            "GET /webhooks/meta?hub.mode=subscribe&hub.challenge=c&hub.verify_token=t HTTP/1.1",
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\nhandshake refused\n",
+        ),
+        (
+            "HEAD /webhooks/meta?hub.mode=subscribe&hub.challenge=c&hub.verify_token=t HTTP/1.1",
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks/x?crc_token=abc HTTP/1.1",
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 72\r\nconnection: close\r\ndate: -\r\n\r\n{\"response_token\":\"sha256=AQVD1O0ZNytRJ60S+FAUR9y0kgZrz61G0okvgHeGB1A=\"}",
+        ),
+        (
+            "HEAD /webhooks/x?crc_token=abc HTTP/1.1",
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 72\r\nconnection: close\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks/x HTTP/1.1",
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\nhandshake refused\n",
+        ),
+        (
+            "POST /webhooks/meta HTTP/1.1",
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\ninvalid signature\n",
+        ),
+        (
+            "POST /webhooks/meta?hub.mode=x HTTP/1.1",
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\ninvalid signature\n",
+        ),
+        (
+            "POST /webhooks/x HTTP/1.1",
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\ninvalid signature\n",
+        ),
+        (
+            "POST /webhooks/mastodon HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 64\r\nconnection: close\r\ndate: -\r\n\r\nendpoint not enabled: no secret is configured for this platform\n",
+        ),
+        (
+            "POST /webhooks/mastodon/acct HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 64\r\nconnection: close\r\ndate: -\r\n\r\nendpoint not enabled: no secret is configured for this platform\n",
+        ),
+        (
+            "POST /webhooks/mastodon/a%20b?q=1 HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 64\r\nconnection: close\r\ndate: -\r\n\r\nendpoint not enabled: no secret is configured for this platform\n",
+        ),
+        (
+            "POST /webhooks/mastodon/a%FF HTTP/1.1",
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 42\r\nconnection: close\r\ndate: -\r\n\r\nInvalid URL: Invalid UTF-8 in `account_id`",
+        ),
+        (
+            "POST /webhooks/mastodon/ HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks/mastodon/a/b HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks/mastodon// HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks/generic HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 64\r\nconnection: close\r\ndate: -\r\n\r\nendpoint not enabled: no secret is configured for this platform\n",
+        ),
+        (
+            "POST /webhooks/generic? HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 64\r\nconnection: close\r\ndate: -\r\n\r\nendpoint not enabled: no secret is configured for this platform\n",
+        ),
+        (
+            "POST /webhooks/meta/ HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks/x/ HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks/generic/ HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks/Meta HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks/%6Deta HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST /webhooks//meta HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST //webhooks/meta HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET / HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks/ HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks/metax HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "GET /webhooks/generic HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "HEAD /webhooks/generic HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\ncontent-length: 0\r\nconnection: close\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "PUT /webhooks/meta HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: GET,HEAD,POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "PATCH /webhooks/x HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: GET,HEAD,POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "DELETE /webhooks/mastodon/acct HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "OPTIONS /webhooks/mastodon HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "TRACE /webhooks/generic HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "HEAD /nowhere HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "OPTIONS * HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "POST http://ingest/webhooks/meta HTTP/1.1",
+            "HTTP/1.1 401 Unauthorized\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 18\r\nconnection: close\r\ndate: -\r\n\r\ninvalid signature\n",
+        ),
+        (
+            "GET http://ingest/webhooks/x?crc_token=abc HTTP/1.1",
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 72\r\nconnection: close\r\ndate: -\r\n\r\n{\"response_token\":\"sha256=AQVD1O0ZNytRJ60S+FAUR9y0kgZrz61G0okvgHeGB1A=\"}",
+        ),
+        (
+            "CONNECT ingest:443 HTTP/1.1",
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+        (
+            "BREW /webhooks/meta HTTP/1.1",
+            "HTTP/1.1 405 Method Not Allowed\r\nallow: GET,HEAD,POST\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n",
+        ),
+    ];
+    for (request, expected) in cases {
+        let request = format!("{request}\r\nHost: ingest\r\nConnection: close\r\n\r\n");
+        let response = without_date(&raw(service.addr, request.as_bytes()).await);
+        assert_eq!(&response, expected, "{request}");
+    }
+    // An authentic delivery with no events: the 200 with an empty body, answered without the
+    // broker.
+    let body = br#"{"object":"page","entry":[]}"#;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(META_SECRET.as_bytes())
+        .expect("any key length");
+    hmac::Mac::update(&mut mac, body);
+    let signature = hex::encode(hmac::Mac::finalize(mac).into_bytes());
+    let mut request = format!(
+        "POST /webhooks/meta HTTP/1.1\r\nHost: ingest\r\nX-Hub-Signature-256: sha256={signature}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    assert_eq!(
+        without_date(&raw(service.addr, &request).await),
+        "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\ndate: -\r\n\r\n"
+    );
+    // Only requests that reached a handler are counted.
+    let mut text = Vec::new();
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &service.registry.gather(),
+        &mut text,
+    )
+    .expect("encode metrics");
+    let text = String::from_utf8(text).expect("utf-8");
+    let counted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("rapport_ingest_requests_total{"))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            r#"rapport_ingest_requests_total{outcome="accepted",platform="meta"} 1"#,
+            r#"rapport_ingest_requests_total{outcome="bad_signature",platform="meta"} 3"#,
+            r#"rapport_ingest_requests_total{outcome="bad_signature",platform="x"} 1"#,
+            r#"rapport_ingest_requests_total{outcome="disabled",platform="generic"} 2"#,
+            r#"rapport_ingest_requests_total{outcome="disabled",platform="mastodon"} 3"#,
+            r#"rapport_ingest_requests_total{outcome="handshake_ok",platform="x"} 3"#,
+            r#"rapport_ingest_requests_total{outcome="handshake_refused",platform="meta"} 2"#,
+            r#"rapport_ingest_requests_total{outcome="handshake_refused",platform="x"} 1"#,
+        ]
+    );
+    service.stop().await;
+}
