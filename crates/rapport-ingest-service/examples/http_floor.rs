@@ -25,10 +25,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::Router;
+use axum::response::IntoResponse;
+use http_body_util::BodyExt;
 use rapport_ingest_service::serve::{serve, HeaderLimits};
 use rapport_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use rapport_runtime::Config;
@@ -82,16 +81,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        // The body is read to its end, as the service reads it before verifying.
-        let app = Router::new().route(
-            "/webhooks/meta",
-            post(move |body: Bytes| async move {
-                match kafka.as_deref() {
-                    Some(kafka) => kafka.produce(&body).await,
-                    None => StatusCode::OK,
-                }
-            }),
-        );
+        // Every request is taken as a webhook: the body read to its end, as the service reads
+        // it before verifying, then the answer.
+        let handler = move |request: rapport_ingest_service::http::Request, _peer| {
+            let kafka = kafka.clone();
+            async move {
+                let status = match request.into_body().collect().await {
+                    Err(_) => StatusCode::BAD_REQUEST,
+                    Ok(body) => match kafka.as_deref() {
+                        Some(kafka) => kafka.produce(&body.to_bytes()).await,
+                        None => StatusCode::OK,
+                    },
+                };
+                status.into_response()
+            }
+        };
         // rapport's default header limits.
         let limits = HeaderLimits {
             max_count: 64,
@@ -100,7 +104,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let stop = async {
             tokio::signal::ctrl_c().await.ok();
         };
-        serve(listener, app, None, limits, stop, Duration::from_secs(1)).await;
+        serve(
+            listener,
+            handler,
+            None,
+            limits,
+            stop,
+            Duration::from_secs(1),
+        )
+        .await;
         Ok(())
     })
 }
