@@ -50,6 +50,12 @@ const MAX_VARINT_LEN: usize = 10;
 // Encoding
 
 fn put_varint(buf: &mut Vec<u8>, mut z: u64) {
+    // Most varints of a record (enum indexes, union branches, short lengths) take one byte: a
+    // push, where the variable-length append below is a call to memcpy.
+    if z < 0x80 {
+        buf.push(z as u8);
+        return;
+    }
     // Assemble in a stack buffer and append once: one capacity check instead of one per byte.
     let mut tmp = [0u8; MAX_VARINT_LEN];
     let mut n = 0;
@@ -508,6 +514,34 @@ mod tests {
             fingerprint_of(&dead_letter),
             <DeadLetter as FastAvro>::FINGERPRINT
         );
+    }
+
+    /// `put_varint`, one-byte shortcut included, against the plain LEB128 definition: seven
+    /// bits per byte, low first, the high bit set on every byte but the last.
+    #[test]
+    fn varints_are_plain_leb128() {
+        let plain = |mut z: u64| {
+            let mut out = Vec::new();
+            loop {
+                let low = (z & 0x7f) as u8;
+                z >>= 7;
+                if z == 0 {
+                    out.push(low);
+                    return out;
+                }
+                out.push(low | 0x80);
+            }
+        };
+        let shifts = (0..64).flat_map(|s| {
+            let p = 1u64 << s;
+            [p - 1, p, p + 1]
+        });
+        for z in (0..=0x4000).chain(shifts).chain([u64::MAX]) {
+            let mut buf = vec![0xAA];
+            put_varint(&mut buf, z);
+            assert_eq!(buf[1..], plain(z), "{z:#x}");
+            assert_eq!(Reader { rest: &buf[1..] }.varint("x").ok(), Some(z));
+        }
     }
 
     #[test]

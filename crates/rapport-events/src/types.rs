@@ -219,6 +219,14 @@ impl InteractionEvent {
         key.push_str(user);
         key
     }
+
+    /// Append the bytes of [`partition_key`](Self::partition_key) to `buf`, for a producer that
+    /// lays out every record of a delivery in one reused buffer.
+    pub fn write_partition_key(&self, buf: &mut Vec<u8>) {
+        buf.extend_from_slice(self.brand_id.as_bytes());
+        buf.push(b':');
+        buf.extend_from_slice(self.user_id().as_bytes());
+    }
 }
 
 /// Something that could not be processed, kept whole (schema `rapport.v1.DeadLetter`).

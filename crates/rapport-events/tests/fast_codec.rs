@@ -239,6 +239,15 @@ proptest! {
     }
 
     #[test]
+    fn written_partition_keys_are_the_partition_key(event in arb_event()) {
+        let mut buf = vec![0xAA];
+        event.write_partition_key(&mut buf);
+        prop_assert_eq!(&buf[..1], &[0xAA][..]);
+        let key = event.partition_key();
+        prop_assert_eq!(&buf[1..], key.as_bytes());
+    }
+
+    #[test]
     fn event_bytes_decode_the_same_on_both_sides(event in arb_event()) {
         let apache_bytes = apache_datum(&EVENT_SCHEMA, &event);
         prop_assert_eq!(&InteractionEvent::decode_datum(&apache_bytes).unwrap(), &event);

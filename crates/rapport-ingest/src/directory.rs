@@ -66,7 +66,9 @@ struct Brand {
 #[derive(Debug, Default)]
 pub struct AccountDirectory {
     brands: Vec<Brand>,
-    by_account: HashMap<(Platform, String), usize>,
+    /// Brand index by account id, one map per platform (by `Platform::index`): keyed by the
+    /// bare `String`, a lookup borrows the `&str` instead of building an owned key.
+    by_account: Vec<HashMap<String, usize>>,
 }
 
 /// A brand resolved for one platform account.
@@ -87,7 +89,10 @@ impl BrandRef<'_> {
 impl AccountDirectory {
     /// Build the directory; an account may belong to one brand only.
     pub fn new(brands: impl IntoIterator<Item = BrandConfig>) -> Result<Self, DirectoryError> {
-        let mut dir = AccountDirectory::default();
+        let mut dir = AccountDirectory {
+            brands: Vec::new(),
+            by_account: vec![HashMap::new(); Platform::ALL.len()],
+        };
         for config in brands {
             if config.id.is_empty() || config.id.contains(':') {
                 return Err(DirectoryError::BadBrandId(config.id));
@@ -104,7 +109,8 @@ impl AccountDirectory {
             ];
             for (platform, account) in accounts {
                 let Some(account_id) = account else { continue };
-                if let Some(&other) = dir.by_account.get(&(platform, account_id.clone())) {
+                let accounts = &mut dir.by_account[platform.index() as usize];
+                if let Some(&other) = accounts.get(&account_id) {
                     return Err(DirectoryError::SharedAccount {
                         platform,
                         account_id,
@@ -112,7 +118,7 @@ impl AccountDirectory {
                         second: config.id,
                     });
                 }
-                dir.by_account.insert((platform, account_id), index);
+                accounts.insert(account_id, index);
             }
             dir.brands.push(Brand {
                 id: config.id,
@@ -137,14 +143,14 @@ impl AccountDirectory {
 
     /// Like [`lookup`](Self::lookup), without an error when nobody owns the account.
     pub fn find(&self, platform: Platform, account_id: &str) -> Option<BrandRef<'_>> {
-        // The key needs an owned String; the map is small and lookups are one per delivery entry.
         let (key, &index) = self
             .by_account
-            .get_key_value(&(platform, account_id.to_owned()))?;
+            .get(platform.index() as usize)?
+            .get_key_value(account_id)?;
         let brand = &self.brands[index];
         Some(BrandRef {
             brand_id: &brand.id,
-            account_id: &key.1,
+            account_id: key,
             automation_app_ids: &brand.automation_app_ids,
         })
     }

@@ -278,10 +278,16 @@ pub(crate) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 /// numbers (Messenger `app_id`, X v1.1 `id`). Integers keep their exact digits; floats are not
 /// ids and yield `None`.
 pub(crate) fn id_at(v: &Value, key: &str) -> Option<String> {
+    id_ref(v, key).map(Cow::into_owned)
+}
+
+/// [`id_at`] without the copy: a string id borrows from the tree, so an id that is only
+/// compared, hashed into the event id or looked up costs no allocation.
+pub(crate) fn id_ref<'a>(v: &'a Value, key: &str) -> Option<Cow<'a, str>> {
     match v.get(key)? {
-        Value::String(s) if !s.is_empty() => Some(s.to_string()),
-        Value::Number(Number::PosInt(n)) => Some(n.to_string()),
-        Value::Number(Number::NegInt(n)) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(Cow::Borrowed(s)),
+        Value::Number(Number::PosInt(n)) => Some(Cow::Owned(n.to_string())),
+        Value::Number(Number::NegInt(n)) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
@@ -319,6 +325,15 @@ pub(crate) fn require_str<'a>(v: &'a Value, key: &str, what: &str) -> Result<&'a
 
 pub(crate) fn require_id(v: &Value, key: &str, what: &str) -> Result<String, IngestError> {
     id_at(v, key).ok_or_else(|| missing(what, key))
+}
+
+/// [`require_id`], borrowing as [`id_ref`] does.
+pub(crate) fn require_id_ref<'a>(
+    v: &'a Value,
+    key: &str,
+    what: &str,
+) -> Result<Cow<'a, str>, IngestError> {
+    id_ref(v, key).ok_or_else(|| missing(what, key))
 }
 
 pub(crate) fn require_array<'a, 'b>(
@@ -386,6 +401,11 @@ mod tests {
         assert_eq!(id_at(&v, "c"), None);
         assert_eq!(id_at(&v, "d"), None);
         assert_eq!(id_at(&v, "e").as_deref(), Some("-3"));
+        for key in ["a", "b", "c", "d", "e", "missing"] {
+            assert_eq!(id_ref(&v, key).map(Cow::into_owned), id_at(&v, key));
+        }
+        assert!(matches!(id_ref(&v, "b"), Some(Cow::Borrowed("x"))));
+        assert!(require_id_ref(&v, "d", "thing").is_err());
     }
 
     #[test]

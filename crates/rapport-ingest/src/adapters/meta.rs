@@ -17,10 +17,10 @@
 
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
 
-use crate::event::{Ctx, Draft, Events};
+use crate::event::{Ctx, Decimal, Draft, Events};
 use crate::json::{
-    array_or_empty, bool_at, id_at, int_at, parse, require, require_array, require_id, require_str,
-    str_at, Value,
+    array_or_empty, bool_at, id_at, id_ref, int_at, parse, require, require_array, require_id,
+    require_id_ref, require_str, str_at, Value,
 };
 use crate::time::secs_to_ms;
 use crate::{AccountDirectory, IngestError};
@@ -64,7 +64,7 @@ fn delivery(
         }
     };
     for entry in require_array(v, "entry", "delivery")? {
-        let account = require_id(entry, "id", "entry")?;
+        let account = require_id_ref(entry, "id", "entry")?;
         let ctx = Ctx {
             platform,
             brand: directory.lookup(platform, &account)?,
@@ -130,14 +130,15 @@ fn direction(ctx: &Ctx<'_>, actor: &Party) -> Direction {
     }
 }
 
-/// `created_time` (Unix seconds), falling back to the entry's send time (also seconds).
-fn change_time(v: &Value, entry_time: Option<i64>) -> Result<(i64, String), IngestError> {
+/// `created_time` (Unix seconds), falling back to the entry's send time (also seconds): as ms,
+/// and as the seconds' digits for the event id.
+fn change_time(v: &Value, entry_time: Option<i64>) -> Result<(i64, Decimal), IngestError> {
     let secs = int_at(v, "created_time").or(entry_time).ok_or_else(|| {
         IngestError::malformed("feed value has no created_time and the entry no time")
     })?;
     let ms = secs_to_ms(secs)
         .ok_or_else(|| IngestError::malformed(format!("created_time {secs} is out of range")))?;
-    Ok((ms, secs.to_string()))
+    Ok((ms, Decimal::new(secs)))
 }
 
 fn feed(
@@ -147,8 +148,9 @@ fn feed(
 ) -> Result<Option<InteractionEvent>, IngestError> {
     let item = require_str(v, "item", "feed value")?;
     let verb = require_str(v, "verb", "feed value")?;
-    let post_id = id_at(v, "post_id");
-    let comment_id = id_at(v, "comment_id");
+    let post_id = id_ref(v, "post_id");
+    let comment_id = id_ref(v, "comment_id");
+    let parent_id = id_ref(v, "parent_id");
     let source = format!("meta.feed.{item}");
     let content_modifier = match verb {
         "add" => Some(Modifier::None),
@@ -160,8 +162,8 @@ fn feed(
     };
     let (modifier, kind) = match item {
         "comment" => {
-            let kind = match id_at(v, "parent_id") {
-                Some(parent) if Some(&parent) != post_id.as_ref() => Kind::Reply,
+            let kind = match &parent_id {
+                Some(parent) if Some(parent) != post_id.as_ref() => Kind::Reply,
                 _ => Kind::Comment,
             };
             (content_modifier, kind)
@@ -192,26 +194,25 @@ fn feed(
     let (occurred_at, created) = change_time(v, entry_time)?;
     let missing = |what: &str| IngestError::malformed(format!("feed {item} has no {what}"));
 
+    let owned = |id: &Option<std::borrow::Cow<'_, str>>| id.as_deref().map(str::to_owned);
     let (object_id, parent_id, root_id) = match kind {
         Kind::Comment | Kind::Reply => {
-            let comment = comment_id.clone().ok_or_else(|| missing("comment_id"))?;
-            let parent = id_at(v, "parent_id").or_else(|| post_id.clone());
-            (comment, parent, post_id.clone())
+            let comment = owned(&comment_id).ok_or_else(|| missing("comment_id"))?;
+            let parent = owned(&parent_id).or_else(|| owned(&post_id));
+            (comment, parent, owned(&post_id))
         }
         Kind::Reaction => {
-            let target = comment_id
-                .clone()
-                .or_else(|| post_id.clone())
+            let target = owned(&comment_id)
+                .or_else(|| owned(&post_id))
                 .ok_or_else(|| missing("post_id"))?;
             (
                 format!("{target}:{}", actor.id),
                 Some(target),
-                post_id.clone(),
+                owned(&post_id),
             )
         }
         Kind::Post => {
-            let post = post_id
-                .clone()
+            let post = owned(&post_id)
                 .or_else(|| id_at(v, "photo_id"))
                 .or_else(|| id_at(v, "video_id"))
                 .ok_or_else(|| missing("post_id"))?;
@@ -219,7 +220,7 @@ fn feed(
         }
         Kind::Share => {
             let share = id_at(v, "share_id")
-                .or_else(|| post_id.clone())
+                .or_else(|| owned(&post_id))
                 .ok_or_else(|| missing("share_id"))?;
             (share, None, None)
         }
@@ -228,6 +229,15 @@ fn feed(
     };
 
     let direction = direction(ctx, &actor);
+    let event_id = ctx.event_id(&[
+        "feed",
+        item,
+        verb,
+        post_id.as_deref().unwrap_or(""),
+        comment_id.as_deref().unwrap_or(""),
+        &actor.id,
+        created.as_str(),
+    ]);
     let mut draft = Draft::new(kind, direction, actor, object_id, occurred_at, source);
     draft.modifier = modifier;
     draft.parent_id = parent_id;
@@ -236,21 +246,7 @@ fn feed(
     if kind == Kind::Reaction {
         draft.reaction = str_at(v, "reaction_type").map(str::to_owned);
     }
-    let actor_id = draft.actor.id.clone();
-    draft
-        .finish(
-            ctx,
-            &[
-                "feed",
-                item,
-                verb,
-                post_id.as_deref().unwrap_or(""),
-                comment_id.as_deref().unwrap_or(""),
-                &actor_id,
-                &created,
-            ],
-        )
-        .map(Some)
+    draft.finish_with_id(ctx, event_id).map(Some)
 }
 
 fn page_mention(
@@ -266,11 +262,12 @@ fn page_mention(
         _ => return Ok(None),
     };
     let item = str_at(v, "item").unwrap_or("post");
-    let post_id = id_at(v, "post_id");
-    let comment_id = id_at(v, "comment_id");
+    let post_id = id_ref(v, "post_id");
+    let comment_id = id_ref(v, "comment_id");
     let object_id = comment_id
-        .clone()
-        .or_else(|| post_id.clone())
+        .as_deref()
+        .or(post_id.as_deref())
+        .map(str::to_owned)
         .ok_or_else(|| IngestError::malformed("mention has neither comment_id nor post_id"))?;
     // The actor is `sender_id`/`sender_name` in some deliveries, `from` in others, absent in
     // some (FORMATS.md §1.4): keep the event with an empty actor id rather than drop it.
@@ -283,6 +280,15 @@ fn page_mention(
         None => party(v.get("from")).unwrap_or_default(),
     };
     let (occurred_at, created) = change_time(v, entry_time)?;
+    let event_id = ctx.event_id(&[
+        "mention",
+        item,
+        verb,
+        post_id.as_deref().unwrap_or(""),
+        comment_id.as_deref().unwrap_or(""),
+        &actor.id,
+        created.as_str(),
+    ]);
     let mut draft = Draft::new(
         Kind::Mention,
         Direction::Inbound,
@@ -292,24 +298,11 @@ fn page_mention(
         format!("meta.mention.{item}"),
     );
     draft.modifier = modifier;
+    let post_id = post_id.as_deref().map(str::to_owned);
     draft.parent_id = comment_id.as_ref().and(post_id.clone());
-    draft.root_id = post_id.clone();
+    draft.root_id = post_id;
     draft.text = str_at(v, "message").map(str::to_owned);
-    let actor_id = draft.actor.id.clone();
-    draft
-        .finish(
-            ctx,
-            &[
-                "mention",
-                item,
-                verb,
-                post_id.as_deref().unwrap_or(""),
-                comment_id.as_deref().unwrap_or(""),
-                &actor_id,
-                &created,
-            ],
-        )
-        .map(Some)
+    draft.finish_with_id(ctx, event_id).map(Some)
 }
 
 /// Instagram comments carry no time of their own: `entry.time` (seconds) is the best there is.
