@@ -4,16 +4,18 @@
 //! reads the body and answers 200:
 //!
 //! - `http_floor ADDR`: nothing else. No signature check, no parsing, no Kafka.
-//! - `http_floor ADDR CONFIG`: also produces the body as one record with the service's
+//! - `http_floor ADDR CONFIG TOPIC`: also produces the body as one record with the service's
 //!   producer settings (`[kafka]` of the rapport config: idempotent, `acks=all`, the same
-//!   linger) to the configured interactions topic, and answers after the ack, as the service
-//!   does. Keys spread over 4096 values, so every partition gets records.
+//!   linger) to TOPIC, and answers after the ack, as the service does. Keys spread over 4096
+//!   values, so every partition gets records. The records are raw request bodies, not Avro:
+//!   TOPIC is named explicitly so that it is never a topic a processor reads. The config's
+//!   header and body limits apply.
 //!
 //! Whatever CPU per request these need under `rapport loadgen` is spent before rapport's own
 //! work (signature, normalization, Avro, metrics) starts.
 //!
 //!     cargo build --release -p rapport-ingest-service --example http_floor
-//!     target/release/examples/http_floor 127.0.0.1:18080 [rapport.toml] &
+//!     target/release/examples/http_floor 127.0.0.1:18080 [rapport.toml bench.topic] &
 //!     rapport -c <config with a Meta brand> loadgen --url http://127.0.0.1:18080 \
 //!         --rate 10000 --duration 10 --connections 128 --watch floor=$!
 //!
@@ -62,10 +64,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:18080".to_owned())
         .parse()?;
-    let config = match std::env::args().nth(2) {
-        Some(path) => Some(Config::load(Some(&PathBuf::from(path)))?),
-        None => None,
+    let config = match (std::env::args().nth(2), std::env::args().nth(3)) {
+        (Some(path), Some(topic)) => Some((Config::load(Some(&PathBuf::from(path)))?, topic)),
+        (None, None) => None,
+        _ => return Err("usage: http_floor ADDR [CONFIG TOPIC]".into()),
     };
+    let defaults = Config::default();
+    let ingest = config.as_ref().map_or(&defaults.ingest, |(c, _)| &c.ingest);
+    let limits = HeaderLimits {
+        max_count: ingest.max_header_count,
+        max_bytes: ingest.max_header_bytes,
+    };
+    let max_body = ingest.max_body_bytes;
     // The service's runtime: multi-threaded, one worker per core.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -73,9 +83,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(async move {
         // Created inside the runtime: the producer's delivery futures wake tokio tasks.
         let kafka = match &config {
-            Some(config) => Some(Arc::new(Kafka {
+            Some((config, topic)) => Some(Arc::new(Kafka {
                 producer: rapport_kafka::producer(&config.kafka)?,
-                topic: config.kafka.interactions_topic.clone(),
+                topic: topic.clone(),
                 sent: AtomicU64::new(0),
             })),
             None => None,
@@ -86,7 +96,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let handler = move |request: rapport_ingest_service::http::Request, _peer| {
             let kafka = kafka.clone();
             async move {
-                let status = match request.into_body().collect().await {
+                let body = http_body_util::Limited::new(request.into_body(), max_body);
+                let status = match body.collect().await {
                     Err(_) => StatusCode::BAD_REQUEST,
                     Ok(body) => match kafka.as_deref() {
                         Some(kafka) => kafka.produce(&body.to_bytes()).await,
@@ -95,11 +106,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 status.into_response()
             }
-        };
-        // rapport's default header limits.
-        let limits = HeaderLimits {
-            max_count: 64,
-            max_bytes: 16 * 1024,
         };
         let stop = async {
             tokio::signal::ctrl_c().await.ok();
