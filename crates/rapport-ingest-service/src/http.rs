@@ -124,7 +124,8 @@ impl Route {
 /// axum's Router, which cloned itself, boxed a service and ran a oneshot for every request.
 /// The answers are the Router's: 404 with no body for an unknown path, 405 with `Allow` for
 /// another method on a known one, GET handlers answering HEAD without the body, and a
-/// `Content-Length` on every answer of a route whose body length is known.
+/// `Content-Length` on every answer of a route whose body length is known (an empty answer
+/// outside HEAD gets hyper's own, see [`route_answer`]).
 pub async fn dispatch(state: Arc<AppState>, peer: PeerAddr, request: Request) -> Response {
     let head = request.method() == Method::HEAD;
     let state = &*state;
@@ -255,7 +256,7 @@ async fn generic(state: &AppState, request: Incoming) -> Response {
 
 /// What a POST handler hands on: the peer, the head and the unread body.
 struct Incoming {
-    peer: Option<PeerAddr>,
+    peer: PeerAddr,
     headers: HeaderMap,
     body: hyper::body::Incoming,
 }
@@ -266,7 +267,7 @@ impl Incoming {
     fn new(request: Request, peer: PeerAddr) -> Incoming {
         let (parts, body) = request.into_parts();
         Incoming {
-            peer: Some(peer),
+            peer,
             headers: parts.headers,
             body,
         }
@@ -466,7 +467,7 @@ async fn try_deliver(
     let secrets = family.secrets(settings).ok_or(DeliveryError::Disabled {
         endpoint: family.path(),
     })?;
-    admit(state, family, client_ip(settings, peer, headers))?;
+    admit(state, family, client_ip(settings, Some(peer), headers))?;
     // Refuse a declared oversize body before it costs a permit or a byte of memory.
     if let Some(declared) = content_length(headers) {
         IngestError::check_size(declared, settings.max_body_bytes)?;

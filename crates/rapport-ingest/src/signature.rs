@@ -4,8 +4,8 @@
 //!
 //! Everything here runs before any JSON parsing and never re-serializes: Meta escapes non-ASCII
 //! as `\uXXXX` on the wire, so a body decoded and encoded again hashes differently
-//! (FORMATS.md §0). Comparisons are constant time (`ring`'s `hmac::verify`, `subtle` for
-//! tokens). Each key may have two active values during a rotation and either one is accepted.
+//! (FORMATS.md §0). Comparisons are constant time (`ring`'s `hmac::verify` for Meta, X and
+//! Mastodon; `subtle`'s `ct_eq` for the generic `v1` tags and the verify tokens). Each key may have two active values during a rotation and either one is accepted.
 //!
 //! HMAC is ring's: its SHA-256 is assembly with AVX where the CPU has it, against the portable
 //! Rust of the `sha2` crate that was a tenth of ingest's request-handling CPU, and each secret's
@@ -575,6 +575,15 @@ mod tests {
             proptest::prop_assert_eq!(x(&good), Ok(()));
             proptest::prop_assert_eq!(x(&bad), Err(SignatureError::Mismatch));
 
+            // A tag cut short, one byte longer or empty never verifies, whatever its prefix.
+            let mut longer = good.clone();
+            longer.push(0);
+            for wrong in [&good[..16], &good[..31], &longer[..], &[][..]] {
+                proptest::prop_assert_eq!(meta(wrong), Err(SignatureError::Mismatch));
+                proptest::prop_assert_eq!(hub(wrong), Err(SignatureError::Mismatch));
+                proptest::prop_assert_eq!(x(wrong), Err(SignatureError::Mismatch));
+            }
+
             let legacy = oracle::sha1(&key, &body);
             let mut legacy_bad = legacy.clone();
             legacy_bad[flip % 20] ^= 1 << (flip % 8);
@@ -589,6 +598,10 @@ mod tests {
             let header = format!("t={t},v1={},v1={}", hex::encode(&bad), hex::encode(&generic));
             proptest::prop_assert_eq!(verify_generic(Some(&header), &body, &secrets, now), Ok(()));
             let header = format!("t={t},v1={}", hex::encode(&bad));
+            proptest::prop_assert_eq!(verify_generic(Some(&header), &body, &secrets, now), Err(SignatureError::Mismatch));
+            let mut generic_longer = generic.clone();
+            generic_longer.push(0);
+            let header = format!("t={t},v1={},v1={}", hex::encode(&generic[..16]), hex::encode(&generic_longer));
             proptest::prop_assert_eq!(verify_generic(Some(&header), &body, &secrets, now), Err(SignatureError::Mismatch));
 
             let crc = String::from_utf8_lossy(&body).into_owned();
