@@ -4,6 +4,7 @@
 //! makes the adapters panic.
 
 mod common;
+mod event_ids;
 mod generic;
 mod hostile;
 mod mastodon;
