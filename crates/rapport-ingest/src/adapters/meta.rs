@@ -229,15 +229,8 @@ fn feed(
     };
 
     let direction = direction(ctx, &actor);
-    let event_id = ctx.event_id(&[
-        "feed",
-        item,
-        verb,
-        post_id.as_deref().unwrap_or(""),
-        comment_id.as_deref().unwrap_or(""),
-        &actor.id,
-        created.as_str(),
-    ]);
+    let ids = [post_id.as_deref(), comment_id.as_deref()];
+    let event_id = change_event_id(ctx, "feed", item, verb, ids, &actor.id, created.as_str());
     let mut draft = Draft::new(kind, direction, actor, object_id, occurred_at, source);
     draft.modifier = modifier;
     draft.parent_id = parent_id;
@@ -247,6 +240,28 @@ fn feed(
         draft.reaction = str_at(v, "reaction_type").map(str::to_owned);
     }
     draft.finish_with_id(ctx, event_id).map(Some)
+}
+
+/// The id of a Page feed change or mention: what changed (`tag`, item, verb), the post and
+/// comment ids (`[post, comment]`, empty when absent), who, and when.
+fn change_event_id(
+    ctx: &Ctx<'_>,
+    tag: &str,
+    item: &str,
+    verb: &str,
+    [post_id, comment_id]: [Option<&str>; 2],
+    actor_id: &str,
+    created: &str,
+) -> String {
+    ctx.event_id(&[
+        tag,
+        item,
+        verb,
+        post_id.unwrap_or(""),
+        comment_id.unwrap_or(""),
+        actor_id,
+        created,
+    ])
 }
 
 fn page_mention(
@@ -280,15 +295,8 @@ fn page_mention(
         None => party(v.get("from")).unwrap_or_default(),
     };
     let (occurred_at, created) = change_time(v, entry_time)?;
-    let event_id = ctx.event_id(&[
-        "mention",
-        item,
-        verb,
-        post_id.as_deref().unwrap_or(""),
-        comment_id.as_deref().unwrap_or(""),
-        &actor.id,
-        created.as_str(),
-    ]);
+    let ids = [post_id.as_deref(), comment_id.as_deref()];
+    let event_id = change_event_id(ctx, "mention", item, verb, ids, &actor.id, created.as_str());
     let mut draft = Draft::new(
         Kind::Mention,
         Direction::Inbound,
