@@ -167,40 +167,6 @@ pub(crate) fn derive_event_id(platform: Platform, brand_account: &str, parts: &[
     hex::encode(&h.finish().as_ref()[..16])
 }
 
-/// An integer's decimal digits on the stack: `n.to_string()` for an event id part, without a
-/// `String` that would live only until the id is hashed.
-pub(crate) struct Decimal {
-    /// Right-aligned; `i64::MIN` takes all 20 bytes (sign and 19 digits).
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl Decimal {
-    pub fn new(n: i64) -> Decimal {
-        let mut bytes = [0u8; 20];
-        let mut start = bytes.len();
-        let mut rest = n.unsigned_abs();
-        loop {
-            start -= 1;
-            bytes[start] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        if n < 0 {
-            start -= 1;
-            bytes[start] = b'-';
-        }
-        Decimal { bytes, start }
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ASCII digits and `-` are ever written, so this cannot fail.
-        std::str::from_utf8(&self.bytes[self.start..]).expect("ASCII digits")
-    }
-}
-
 /// The events of one delivery, capped at [`MAX_EVENTS_PER_DELIVERY`].
 #[derive(Debug, Default)]
 pub(crate) struct Events(Vec<InteractionEvent>);
@@ -254,27 +220,6 @@ mod tests {
             derive_event_id(Platform::Mastodon, "acct", &parts),
             hex::encode(&plain.finalize()[..16])
         );
-    }
-
-    #[test]
-    fn decimals_read_as_to_string_writes_them() {
-        let mut edges = vec![0, 1, -1, 9, -9, i64::MAX, i64::MIN, i64::MIN + 1];
-        let mut p = 1i64;
-        while let Some(next) = p.checked_mul(10) {
-            edges.extend([p - 1, p, p + 1, -p + 1, -p, -p - 1]);
-            p = next;
-        }
-        for n in edges {
-            assert_eq!(Decimal::new(n).as_str(), n.to_string());
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_decimal_reads_as_to_string_writes_it(n in proptest::prelude::any::<i64>()) {
-            let decimal = Decimal::new(n);
-            proptest::prop_assert_eq!(decimal.as_str(), n.to_string());
-        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use rapport_events::{Direction, InteractionEvent, Kind, Modifier, Party, Platform};
 
-use crate::event::{Ctx, Decimal, Draft, Events};
+use crate::event::{Ctx, Draft, Events};
 use crate::json::{
     array_or_empty, bool_at, id_at, id_ref, int_at, parse, require, require_array, require_id,
     require_id_ref, require_str, str_at, Value,
@@ -131,14 +131,14 @@ fn direction(ctx: &Ctx<'_>, actor: &Party) -> Direction {
 }
 
 /// `created_time` (Unix seconds), falling back to the entry's send time (also seconds): as ms,
-/// and as the seconds' digits for the event id.
-fn change_time(v: &Value, entry_time: Option<i64>) -> Result<(i64, Decimal), IngestError> {
+/// and as the seconds, which go into the event id.
+fn change_time(v: &Value, entry_time: Option<i64>) -> Result<(i64, i64), IngestError> {
     let secs = int_at(v, "created_time").or(entry_time).ok_or_else(|| {
         IngestError::malformed("feed value has no created_time and the entry no time")
     })?;
     let ms = secs_to_ms(secs)
         .ok_or_else(|| IngestError::malformed(format!("created_time {secs} is out of range")))?;
-    Ok((ms, Decimal::new(secs)))
+    Ok((ms, secs))
 }
 
 fn feed(
@@ -230,7 +230,7 @@ fn feed(
 
     let direction = direction(ctx, &actor);
     let ids = [post_id.as_deref(), comment_id.as_deref()];
-    let event_id = change_event_id(ctx, "feed", item, verb, ids, &actor.id, created.as_str());
+    let event_id = change_event_id(ctx, "feed", item, verb, ids, &actor.id, created);
     let mut draft = Draft::new(kind, direction, actor, object_id, occurred_at, source);
     draft.modifier = modifier;
     draft.parent_id = parent_id;
@@ -243,7 +243,8 @@ fn feed(
 }
 
 /// The id of a Page feed change or mention: what changed (`tag`, item, verb), the post and
-/// comment ids (`[post, comment]`, empty when absent), who, and when.
+/// comment ids (`[post, comment]`, empty when absent), who, and when (`created_secs` in
+/// decimal, formatted on the stack).
 fn change_event_id(
     ctx: &Ctx<'_>,
     tag: &str,
@@ -251,8 +252,9 @@ fn change_event_id(
     verb: &str,
     [post_id, comment_id]: [Option<&str>; 2],
     actor_id: &str,
-    created: &str,
+    created_secs: i64,
 ) -> String {
+    let mut digits = itoa::Buffer::new();
     ctx.event_id(&[
         tag,
         item,
@@ -260,7 +262,7 @@ fn change_event_id(
         post_id.unwrap_or(""),
         comment_id.unwrap_or(""),
         actor_id,
-        created,
+        digits.format(created_secs),
     ])
 }
 
@@ -296,7 +298,7 @@ fn page_mention(
     };
     let (occurred_at, created) = change_time(v, entry_time)?;
     let ids = [post_id.as_deref(), comment_id.as_deref()];
-    let event_id = change_event_id(ctx, "mention", item, verb, ids, &actor.id, created.as_str());
+    let event_id = change_event_id(ctx, "mention", item, verb, ids, &actor.id, created);
     let mut draft = Draft::new(
         Kind::Mention,
         Direction::Inbound,
