@@ -212,20 +212,20 @@ impl InteractionEvent {
 
     /// The Kafka key: every item between one user and one brand lands in one partition.
     pub fn partition_key(&self) -> String {
-        let user = self.user_id();
-        let mut key = String::with_capacity(self.brand_id.len() + 1 + user.len());
-        key.push_str(&self.brand_id);
-        key.push(':');
-        key.push_str(user);
-        key
+        self.partition_key_parts().concat()
     }
 
     /// Append the bytes of [`partition_key`](Self::partition_key) to `buf`, for a producer that
     /// lays out every record of a delivery in one reused buffer.
     pub fn write_partition_key(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(self.brand_id.as_bytes());
-        buf.push(b':');
-        buf.extend_from_slice(self.user_id().as_bytes());
+        for part in self.partition_key_parts() {
+            buf.extend_from_slice(part.as_bytes());
+        }
+    }
+
+    /// The key's layout, in one place: `brand_id:user_id`.
+    fn partition_key_parts(&self) -> [&str; 3] {
+        [&self.brand_id, ":", self.user_id()]
     }
 }
 
