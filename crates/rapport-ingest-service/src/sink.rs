@@ -171,16 +171,13 @@ impl KafkaSink {
     }
 }
 
-async fn await_acks(mut acks: Vec<DeliveryFuture>, deadline: Instant) -> Result<(), DeliveryError> {
+async fn await_acks(acks: Vec<DeliveryFuture>, deadline: Instant) -> Result<(), DeliveryError> {
     // One record (most deliveries) is awaited as it is: joining a single future would only
     // add try_join_all's allocation.
     let all = async {
-        match acks.len() {
-            1 => match acks.pop() {
-                Some(ack) => await_ack(ack).await,
-                None => Ok(()),
-            },
-            _ => try_join_all(acks.into_iter().map(await_ack))
+        match <[DeliveryFuture; 1]>::try_from(acks) {
+            Ok([ack]) => await_ack(ack).await,
+            Err(acks) => try_join_all(acks.into_iter().map(await_ack))
                 .await
                 .map(drop),
         }
