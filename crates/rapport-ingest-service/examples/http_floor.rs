@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use http_body_util::BodyExt;
+use rapport_ingest_service::http::{read_body, BODY_READ_TIMEOUT};
 use rapport_ingest_service::serve::{serve, HeaderLimits};
 use rapport_kafka::rdkafka::producer::{FutureProducer, FutureRecord};
 use rapport_runtime::Config;
@@ -91,20 +91,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        // Every request is taken as a webhook: the body read to its end, as the service reads
-        // it before verifying, then the answer.
+        // Every request is taken as a webhook: the body read to its end by the service's own
+        // reader (limit, timeout), then the answer.
         let handler = move |request: rapport_ingest_service::http::Request, _peer| {
             let kafka = kafka.clone();
             async move {
-                let body = http_body_util::Limited::new(request.into_body(), max_body);
-                let status = match body.collect().await {
-                    Err(_) => StatusCode::BAD_REQUEST,
-                    Ok(body) => match kafka.as_deref() {
-                        Some(kafka) => kafka.produce(&body.to_bytes()).await,
-                        None => StatusCode::OK,
-                    },
-                };
-                status.into_response()
+                let body = read_body(request.into_body(), max_body, BODY_READ_TIMEOUT).await;
+                match (body, kafka.as_deref()) {
+                    (Err(refused), _) => refused.into_response(),
+                    (Ok(body), Some(kafka)) => kafka.produce(&body).await.into_response(),
+                    (Ok(_), None) => StatusCode::OK.into_response(),
+                }
             }
         };
         let stop = async {

@@ -738,7 +738,7 @@ fn content_length(headers: &HeaderMap) -> Option<usize> {
 /// How long a delivery's body may take to arrive once its head did. The read holds an
 /// in-flight permit, so a client trickling its body must not keep one longer than a
 /// slow-header client could keep its connection (serve.rs cuts those after 30–40 s).
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Read the whole body, refusing it with 413 as soon as it passes `limit` (a chunked body has
 /// no length to check up front) and with 408 when it has not arrived within `timeout`.
